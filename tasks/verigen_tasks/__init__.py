@@ -1,0 +1,1 @@
+"""verigen's built-in task plugins, registered through the ``verigen.tasks`` entry point."""
