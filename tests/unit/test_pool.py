@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.unit._toy import Gold, ToyVerifier
+from verigen.types import Outcome, Problem
+from verigen.verify.pool import ProcessVerifyPool, ThreadVerifyPool, verify_all
+
+PROBLEM = Problem(id="p", task="toy", prompt="", reference=Gold(text="7"))
+
+
+@pytest.fixture(scope="module")
+def pool() -> ProcessVerifyPool:
+    p = ProcessVerifyPool(ToyVerifier(), workers=2, time_limit_s=1.0)
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7", Outcome.ACCEPTED),
+        ("8", Outcome.REJECTED),
+        ("", Outcome.NO_ANSWER),
+        ("hang", Outcome.TIMEOUT),
+        ("raise", Outcome.ERROR),
+        ("crash", Outcome.ERROR),
+    ],
+)
+def test_process_pool_outcomes(pool: ProcessVerifyPool, text: str, expected: Outcome) -> None:
+    verdict = pool.submit(PROBLEM, text).result(timeout=30)
+    assert verdict.outcome is expected, verdict
+    assert verdict.verifier == "toy"
+
+
+def test_pool_recovers_after_faults_and_keeps_order(pool: ProcessVerifyPool) -> None:
+    texts = ["hang", "7", "crash", "8", "7"]
+    outcomes = [v.outcome for v in verify_all(pool, [(PROBLEM, t) for t in texts], window=2)]
+    assert outcomes == [Outcome.TIMEOUT, Outcome.ACCEPTED, Outcome.ERROR, Outcome.REJECTED, Outcome.ACCEPTED]
+
+
+def test_timeout_is_per_check_and_the_pool_can_be_used_from_threads(pool: ProcessVerifyPool) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda t: pool.submit(PROBLEM, t).result(timeout=30).outcome, ["7"] * 8))
+    assert results == [Outcome.ACCEPTED] * 8
+
+
+def test_thread_pool_turns_exceptions_into_error() -> None:
+    class Raising(ToyVerifier):
+        needs_process_isolation = False
+
+    p = ThreadVerifyPool(Raising(), workers=1)
+    try:
+        assert p.submit(PROBLEM, "raise").result().outcome is Outcome.ERROR
+        assert p.submit(PROBLEM, "7").result().outcome is Outcome.ACCEPTED
+    finally:
+        p.close()

@@ -1,0 +1,206 @@
+"""The typed run configuration: TOML file + ``--set key=value`` overrides.
+
+Unknown keys are rejected everywhere; overrides are checked against the declared types and
+a bad one raises ``UsageError`` naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from verigen.errors import UsageError
+from verigen.types import SamplingParams
+
+ArgValue = Union[str, int, float, bool]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskConfig(_Section):
+    name: str = "arithmetic"
+    split: str | None = None  # None: "train" for generate, "test" for evaluate
+    seed: int = 0
+    limit: int | None = Field(default=None, ge=1)
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    data_dir: Path | None = None
+
+
+class ModelConfig(_Section):
+    backend: str = "transformers"
+    name: str = "default"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    batch_size: int = Field(default=8, ge=1)
+
+
+class SamplingConfig(_Section):
+    n: int = Field(default=4, ge=1, le=10_000)
+    temperature: float = Field(default=0.7, ge=0.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=256, ge=1)
+    stop: list[str] = Field(default_factory=list)
+    seed: int = 0
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(
+            n=self.n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            stop=tuple(self.stop),
+            seed=self.seed,
+        )
+
+
+class VerifyConfig(_Section):
+    workers: int = Field(default=2, ge=1)
+    time_limit_s: float = Field(default=5.0, gt=0.0)
+    max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class SandboxConfig(_Section):
+    backend: str = "auto"
+
+
+class OutputConfig(_Section):
+    out: Path = Path("runs/default")
+    max_per_problem: int | None = Field(default=None, ge=1)
+    dedup: bool = True
+
+
+class RunConfig(_Section):
+    mode: Literal["generate", "evaluate"] = "generate"
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+Raw = dict[str, object]
+
+
+def load_toml(path: Path) -> Raw:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def _field_annotation(path: list[str]) -> object | None:
+    """The declared type at a dotted path, or None when the path is unknown."""
+    model: type[BaseModel] = RunConfig
+    annotation: object | None = None
+    for i, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            if i > 0 and path[i - 1] == "args":
+                return ArgValue
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif i < len(path) - 1 and part != "args":
+            return None
+    return annotation
+
+
+def _is_text_type(annotation: object) -> bool:
+    if annotation in (str, Path):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and args[0] in (str, Path)
+    return False
+
+
+def apply_override(raw: Raw, assignment: str) -> Raw:
+    """Apply one ``a.b.c=value`` to ``raw`` (a new dict); values are typed by the schema."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise UsageError(f"bad --set {assignment!r}: expected KEY=VALUE, e.g. sampling.n=8")
+    path = key.split(".")
+    annotation = _field_annotation(path)
+    if annotation is None:
+        raise UsageError(f"bad --set {key}={text}: unknown config key {key!r}")
+    value: object
+    if _is_text_type(annotation):
+        value = text
+    elif text.lower() in ("none", "null") and "None" in repr(annotation):
+        value = None
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+    out: Raw = json.loads(json.dumps(raw, default=str))
+    node = out
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UsageError(f"bad --set {key}={text}: {part!r} is not a section")
+        node = child
+    node[path[-1]] = value
+    return out
+
+
+def _describe(exc: ValidationError, raw: Raw) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    value: object = raw
+    for part in err["loc"]:
+        value = value.get(str(part), "<missing>") if isinstance(value, dict) else "<missing>"
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {loc!r}"
+    return f"bad config value {loc}={value!r}: {err['msg']}"
+
+
+def build_config(
+    *, base: Raw | None = None, overrides: list[str] = (), file: Path | None = None  # type: ignore[assignment]
+) -> RunConfig:
+    """Defaults <- TOML ``file`` <- ``base`` (CLI options) <- ``--set`` overrides."""
+    raw: Raw = load_toml(file) if file is not None else {}
+    for section, values in (base or {}).items():
+        if isinstance(values, dict):
+            merged = dict(raw.get(section, {}) or {})  # type: ignore[call-overload]
+            merged.update(values)
+            raw[section] = merged
+        else:
+            raw[section] = values
+    for assignment in overrides:
+        raw = apply_override(raw, assignment)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        where = f" in {file}" if file is not None else ""
+        raise UsageError(_describe(exc, raw) + where) from None
+
+
+def to_toml_dict(config: RunConfig) -> Raw:
+    """The config as TOML-writable data (None values left out: TOML has no null)."""
+
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    data = strip(config.model_dump(mode="json"))
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,163 @@
+"""pass@k (unbiased), maj@k and outcome counts from a pool of verdicts.
+
+Every problem uses its own n: ERROR samples are excluded from n (and counted apart). A k
+larger than some problem's n is never silently dropped: those problems are reported as
+missing for that k, and the mean is over the problems that have at least k samples.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from verigen.types import Outcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoredItem:
+    """What metrics need of one sample: its index, outcome and extracted answer."""
+
+    index: int
+    outcome: Outcome
+    answer: str | None = None
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimator 1 - C(n-c, k) / C(n, k), as a stable product (Chen et al. 2021)."""
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
+    if n - c < k:
+        return 1.0
+    prod = 1.0
+    for j in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / j
+    return 1.0 - prod
+
+
+def majority_correct(items: Sequence[ScoredItem]) -> bool | None:
+    """Whether the most frequent extracted answer among ``items`` is an accepted one.
+
+    Ties go to the answer seen first. None when no item has an answer.
+    """
+    votes: Counter[str] = Counter()
+    first_seen: dict[str, int] = {}
+    accepted: dict[str, bool] = {}
+    for pos, item in enumerate(items):
+        if item.answer is None or item.outcome is Outcome.ERROR:
+            continue
+        votes[item.answer] += 1
+        first_seen.setdefault(item.answer, pos)
+        accepted[item.answer] = accepted.get(item.answer, False) or item.outcome is Outcome.ACCEPTED
+    if not votes:
+        return None
+    winner = max(votes, key=lambda a: (votes[a], -first_seen[a]))
+    return accepted[winner]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KMetric:
+    k: int
+    value: float | None  # mean over the problems that have >= k usable samples
+    problems: int  # how many problems that mean covers
+    missing: int  # problems with fewer than k usable samples
+    ci95: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics:
+    problems: int
+    samples: int
+    outcomes: Mapping[str, int]
+    error_rate: float
+    pass_at: tuple[KMetric, ...]
+    maj_at: tuple[KMetric, ...]
+    accepted_problems: int  # problems with at least one accepted sample
+    missing_examples: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        def km(m: KMetric) -> dict[str, object]:
+            return {
+                "value": m.value,
+                "problems": m.problems,
+                "missing": m.missing,
+                "ci95": list(m.ci95) if m.ci95 else None,
+            }
+
+        return {
+            "problems": self.problems,
+            "samples": self.samples,
+            "outcomes": dict(self.outcomes),
+            "error_rate": self.error_rate,
+            "accepted_problems": self.accepted_problems,
+            "pass@k": {str(m.k): km(m) for m in self.pass_at},
+            "maj@k": {str(m.k): km(m) for m in self.maj_at},
+            "missing_examples": list(self.missing_examples),
+        }
+
+
+def _bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000) -> tuple[float, float] | None:
+    if len(values) < 2:
+        return None
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    return (means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1])
+
+
+def compute_metrics(by_problem: Mapping[str, Sequence[ScoredItem]]) -> Metrics:
+    """Metrics over ``problem_id -> its samples``; k runs up to the largest n."""
+    counts: Counter[str] = Counter({o.value: 0 for o in Outcome})
+    usable: dict[str, list[ScoredItem]] = {}
+    for pid, items in by_problem.items():
+        for item in items:
+            counts[item.outcome.value] += 1
+        usable[pid] = sorted(
+            (i for i in items if i.outcome is not Outcome.ERROR), key=lambda i: i.index
+        )
+    total = sum(counts.values())
+    max_n = max((len(v) for v in usable.values()), default=0)
+    pass_at: list[KMetric] = []
+    maj_at: list[KMetric] = []
+    missing_ids: set[str] = set()
+    for k in range(1, max_n + 1):
+        p_vals: list[float] = []
+        m_vals: list[float | None] = []
+        for pid, items in usable.items():
+            n = len(items)
+            if n < k:
+                missing_ids.add(pid)
+                continue
+            c = sum(1 for i in items if i.outcome is Outcome.ACCEPTED)
+            p_vals.append(pass_at_k(n, c, k))
+            maj = majority_correct(items[:k])
+            m_vals.append(None if maj is None else float(maj))
+        missing = len(usable) - len(p_vals)
+        with_ci = k == 1 or k == max_n or (k & (k - 1)) == 0
+        pass_at.append(_k_metric(k, p_vals, missing, with_ci))
+        # maj@k exists only where answers are extracted (math); no answer = a wrong vote.
+        voted = any(v is not None for v in m_vals)
+        maj_vals = [v or 0.0 for v in m_vals] if voted else []
+        maj_at.append(_k_metric(k, maj_vals, missing, with_ci))
+    return Metrics(
+        problems=len(by_problem),
+        samples=total,
+        outcomes=dict(counts),
+        error_rate=(counts[Outcome.ERROR.value] / total) if total else 0.0,
+        pass_at=tuple(pass_at),
+        maj_at=tuple(maj_at),
+        accepted_problems=sum(
+            1 for items in usable.values() if any(i.outcome is Outcome.ACCEPTED for i in items)
+        ),
+        missing_examples=tuple(sorted(missing_ids)[:20]),
+    )
+
+
+def _k_metric(k: int, values: list[float], missing: int, with_ci: bool) -> KMetric:
+    if not values:
+        return KMetric(k=k, value=None, problems=0, missing=missing)
+    mean = math.fsum(values) / len(values)
+    ci = _bootstrap_ci(values) if with_ci else None
+    return KMetric(k=k, value=mean, problems=len(values), missing=missing, ci95=ci)

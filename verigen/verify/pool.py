@@ -1,0 +1,230 @@
+"""Bounded, killable verification.
+
+``ProcessVerifyPool`` runs ``verifier.verify`` in long-lived worker processes. Each check
+has a time limit enforced from the parent (never SIGALRM, so it is safe from threads): an
+overrun kills that worker, the check becomes ``Outcome.TIMEOUT`` and a fresh worker takes
+its place. A worker that dies for any other reason is an infrastructure fault: the check is
+retried once on a fresh worker, then reported as ``Outcome.ERROR``.
+
+``ThreadVerifyPool`` is for verifiers that already bound the candidate in a sandbox.
+Both expose ``submit(problem, text) -> Future[Verdict]`` and ``close()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import queue
+import threading
+import traceback
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from verigen.types import Outcome, Problem, Verdict
+from verigen.verify.base import Verifier
+
+log = logging.getLogger(__name__)
+
+# Address-space cap of a verifier worker: a pathological expression fails inside the worker
+# (MemoryError -> ERROR there, or the worker dies) instead of swapping the host.
+WORKER_MEMORY_BYTES = 4 << 30
+_STOP = None
+
+
+class VerifyPool(Protocol):
+    def submit(self, problem: Problem[Any], text: str) -> Future[Verdict]: ...
+
+    def close(self) -> None: ...
+
+
+def _worker_main(conn: Connection, verifier: Verifier) -> None:
+    """Worker process: verify jobs until the pipe closes."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is _STOP:
+            return
+        problem, text = job
+        try:
+            verdict = verifier.verify(problem, text)
+        except BaseException as exc:  # noqa: BLE001 - any fault of the verifier is ERROR
+            verdict = Verdict(
+                outcome=Outcome.ERROR,
+                detail=f"verifier raised {type(exc).__name__}: {exc}"[:500],
+                verifier=verifier.name,
+                verifier_version=verifier.version,
+            )
+            log.debug("verifier fault: %s", traceback.format_exc())
+        conn.send(verdict)
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe."""
+
+    def __init__(self, ctx: mp.context.BaseContext, verifier: Verifier) -> None:
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.proc = ctx.Process(target=_worker_main, args=(child, verifier), daemon=True)  # type: ignore[attr-defined]
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join(timeout=5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(_STOP)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(timeout=2)
+        if self.proc.is_alive():
+            self.kill()
+        else:
+            self.conn.close()
+
+
+_Job = tuple[Problem[Any], str, "Future[Verdict]"]
+
+
+class ProcessVerifyPool:
+    """``workers`` killable processes, each check limited to ``verifier.time_limit_s``."""
+
+    def __init__(self, verifier: Verifier, *, workers: int = 2, time_limit_s: float | None = None):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.verifier = verifier
+        self.time_limit_s = time_limit_s if time_limit_s is not None else verifier.time_limit_s
+        # forkserver: workers never fork from a process that holds threads (torch, rich).
+        self._ctx = mp.get_context("forkserver")
+        preload = tuple(getattr(verifier, "preload_modules", ()))
+        if preload:
+            self._ctx.set_forkserver_preload(list(preload))
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._slot, name=f"verify-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        self._closed = False
+        for t in self._threads:
+            t.start()
+
+    def submit(self, problem: Problem[Any], text: str) -> Future[Verdict]:
+        if self._closed:
+            raise RuntimeError("pool is closed")
+        fut: Future[Verdict] = Future()
+        self._jobs.put((problem, text, fut))
+        return fut
+
+    def _verdict(self, outcome: Outcome, detail: str) -> Verdict:
+        return Verdict(
+            outcome=outcome,
+            detail=detail,
+            verifier=self.verifier.name,
+            verifier_version=self.verifier.version,
+        )
+
+    def _run_one(self, worker: _Worker | None, problem: Problem[Any], text: str) -> tuple[_Worker | None, Verdict]:
+        """One check with one retry on a crashed worker. Returns the worker to keep."""
+        for attempt in (1, 2):
+            if worker is None:
+                worker = _Worker(self._ctx, self.verifier)
+            try:
+                worker.conn.send((problem, text))
+                if worker.conn.poll(self.time_limit_s):
+                    result = worker.conn.recv()
+                    if isinstance(result, Verdict):
+                        return worker, result
+                    raise EOFError(f"worker answered {type(result).__name__}")
+            except (EOFError, OSError, BrokenPipeError) as exc:
+                log.warning("verifier worker died (attempt %d): %s", attempt, exc)
+                worker.kill()
+                worker = None
+                continue
+            worker.kill()
+            return None, self._verdict(
+                Outcome.TIMEOUT, f"verification exceeded {self.time_limit_s:g}s time limit"
+            )
+        return worker, self._verdict(Outcome.ERROR, "verifier worker died twice on this input")
+
+    def _slot(self) -> None:
+        worker: _Worker | None = None
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            problem, text, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                worker, verdict = self._run_one(worker, problem, text)
+            except BaseException as exc:  # noqa: BLE001 - the pool itself failed
+                verdict = self._verdict(Outcome.ERROR, f"verify pool fault: {exc}")
+            fut.set_result(verdict)
+        if worker is not None:
+            worker.stop()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join()
+
+
+class ThreadVerifyPool:
+    """For sandbox-backed verifiers: the candidate already runs bounded elsewhere."""
+
+    def __init__(self, verifier: Verifier, *, workers: int = 2) -> None:
+        self.verifier = verifier
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
+
+    def _guarded(self, problem: Problem[Any], text: str) -> Verdict:
+        try:
+            return self.verifier.verify(problem, text)
+        except Exception as exc:  # noqa: BLE001 - a verifier fault is ERROR, not a verdict
+            return Verdict(
+                outcome=Outcome.ERROR,
+                detail=f"verifier raised {type(exc).__name__}: {exc}"[:500],
+                verifier=self.verifier.name,
+                verifier_version=self.verifier.version,
+            )
+
+    def submit(self, problem: Problem[Any], text: str) -> Future[Verdict]:
+        return self._executor.submit(self._guarded, problem, text)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def open_pool(verifier: Verifier, *, workers: int, time_limit_s: float | None = None) -> VerifyPool:
+    """The right pool for ``verifier`` (see ``Verifier.needs_process_isolation``)."""
+    if verifier.needs_process_isolation:
+        return ProcessVerifyPool(verifier, workers=workers, time_limit_s=time_limit_s)
+    return ThreadVerifyPool(verifier, workers=workers)
+
+
+def verify_all(
+    pool: VerifyPool, jobs: Iterable[tuple[Problem[Any], str]], *, window: int = 256
+) -> Iterator[Verdict]:
+    """Verdicts in job order, with at most ``window`` checks in flight."""
+    pending: list[Future[Verdict]] = []
+    for problem, text in jobs:
+        pending.append(pool.submit(problem, text))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    for fut in pending:
+        yield fut.result()
