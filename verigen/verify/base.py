@@ -13,7 +13,9 @@ class Verifier(Protocol):
 
     ``needs_process_isolation``: True for verifiers that evaluate model text in-process
     (SymPy): the pipeline runs them in killable worker processes with ``time_limit_s`` per
-    check, and an overrun becomes ``timeout_outcome``. False for verifiers that already run
+    check, and an overrun becomes ``Outcome.TIMEOUT``. An optional ``preload_modules``
+    attribute (module names) is imported by each worker before its first check, so slow
+    imports never count against a check's time limit. False for verifiers that already run
     the candidate inside a sandbox (code, puzzles): they run on threads in the main process.
     """
 

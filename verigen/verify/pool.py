@@ -12,6 +12,7 @@ Both expose ``submit(problem, text) -> Future[Verdict]`` and ``close()``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing as mp
 import queue
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 # (MemoryError -> ERROR there, or the worker dies) instead of swapping the host.
 WORKER_MEMORY_BYTES = 4 << 30
 _STOP = None
+_READY = "ready"
+# A worker that cannot start within this many seconds is an infrastructure fault.
+WORKER_START_TIMEOUT_S = 120.0
 
 
 class VerifyPool(Protocol):
@@ -40,13 +44,17 @@ class VerifyPool(Protocol):
 
 
 def _worker_main(conn: Connection, verifier: Verifier) -> None:
-    """Worker process: verify jobs until the pipe closes."""
+    """Worker process: set up, say ready, then verify jobs until the pipe closes."""
     try:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
     except (ImportError, ValueError, OSError):
         pass
+    # Heavy imports happen before "ready", so they never eat into a check's time limit.
+    for module in getattr(verifier, "preload_modules", ()):
+        importlib.import_module(module)
+    conn.send(_READY)
     while True:
         try:
             job = conn.recv()
@@ -77,6 +85,13 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child, verifier), daemon=True)  # type: ignore[attr-defined]
         self.proc.start()
         child.close()
+
+    def wait_ready(self) -> None:
+        """Block until the worker has set up; raises EOFError when it cannot start."""
+        if not self.conn.poll(WORKER_START_TIMEOUT_S):
+            raise EOFError(f"worker did not start within {WORKER_START_TIMEOUT_S:g}s")
+        if self.conn.recv() != _READY:
+            raise EOFError("worker sent something other than ready")
 
     def kill(self) -> None:
         self.proc.kill()
@@ -138,9 +153,10 @@ class ProcessVerifyPool:
     def _run_one(self, worker: _Worker | None, problem: Problem[Any], text: str) -> tuple[_Worker | None, Verdict]:
         """One check with one retry on a crashed worker. Returns the worker to keep."""
         for attempt in (1, 2):
-            if worker is None:
-                worker = _Worker(self._ctx, self.verifier)
             try:
+                if worker is None:
+                    worker = _Worker(self._ctx, self.verifier)
+                    worker.wait_ready()
                 worker.conn.send((problem, text))
                 if worker.conn.poll(self.time_limit_s):
                     result = worker.conn.recv()
@@ -149,7 +165,8 @@ class ProcessVerifyPool:
                     raise EOFError(f"worker answered {type(result).__name__}")
             except (EOFError, OSError, BrokenPipeError) as exc:
                 log.warning("verifier worker died (attempt %d): %s", attempt, exc)
-                worker.kill()
+                if worker is not None:
+                    worker.kill()
                 worker = None
                 continue
             worker.kill()

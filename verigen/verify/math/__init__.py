@@ -1,0 +1,19 @@
+"""Math answer verification: extract -> normalize -> parse -> compare.
+
+Importing this package imports no SymPy; the parser and the comparison import it lazily,
+past the plain-number fast path.
+"""
+
+from verigen.verify.math.answer import MathAnswer
+from verigen.verify.math.extract import Extraction, extract_answer
+from verigen.verify.math.verifier import MathVerifier, check
+
+
+def compare(*, gold: str, pred: str) -> bool:
+    """True when the answer ``pred`` is equivalent to ``gold`` (see ``compare.py``)."""
+    from verigen.verify.math.compare import compare as _compare  # noqa: PLC0415
+
+    return _compare(gold=gold, pred=pred)
+
+
+__all__ = ["Extraction", "MathAnswer", "MathVerifier", "check", "compare", "extract_answer"]
