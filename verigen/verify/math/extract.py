@@ -19,7 +19,7 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
 _HASH_RE = re.compile(r"^[ \t]*####[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _ANSWER_IS_RE = re.compile(
     r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer\s*(?:is)?\s*[:=]|"
-    r"(?<![a-z])answer\s*[:=])[ \t]*:?[ \t]*(.+)",
+    r"(?<![a-z])answer\s*[:=])[ \t]*:?[ \t]*",
     re.IGNORECASE,
 )
 _MATH_SEG_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
@@ -96,7 +96,10 @@ def _from_answer_is(text: str) -> str | None:
     matches = list(_ANSWER_IS_RE.finditer(text))
     if not matches:
         return None
-    rest = matches[-1].group(1).strip()
+    # The LAST statement wins ("the answer is 5. Wait... the answer is 7." -> 7).
+    rest = text[matches[-1].end() :].split("\n", 1)[0].strip()
+    if not rest:
+        return None
     seg = _MATH_SEG_RE.search(rest)
     if seg is not None:
         return next(g for g in seg.groups() if g is not None).strip()
