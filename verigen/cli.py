@@ -221,7 +221,8 @@ def _print_verdict(verdict: object, as_json: bool) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False hands back typer.Exit codes instead of exiting itself.
+        rc = app(standalone_mode=False)
     except UsageError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -240,6 +241,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":
