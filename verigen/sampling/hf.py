@@ -233,6 +233,10 @@ def _load(
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     source = materialize(resolved)
     remote = options.trust_remote_code
+    # verigen draws its own progress bars; transformers' per-load bar would interleave them.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=remote)
