@@ -6,6 +6,7 @@ The harness program itself is ``verigen/verify/_harness.py``; this module builds
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["tests", "calls", "sol", "sat"]
 RESULT_PREFIX = "@@verigen:"
 HARNESS_FAULT = 97  # the harness's exit code when it failed before any candidate code ran
-_FENCE = re.compile(r"```([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# Fences open and close at the start of a line: "```" inside a string literal is not one.
+_FENCE = re.compile(r"^[ \t]*```([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
 _PY_LABELS = {"python", "py", "python3", "py3"}
 
 
@@ -94,7 +96,9 @@ class RunVerdict:
     wall_s: float = 0.0
 
 
+@functools.cache
 def harness_source() -> str:
+    """The harness program's text (read once per process)."""
     return resources.files("verigen.verify").joinpath("_harness.py").read_text(encoding="utf-8")
 
 
@@ -192,5 +196,7 @@ def run_harness(sandbox: LazySandbox, job: HarnessJob, limits: Limits) -> RunVer
         return RunVerdict(outcome=bad[0], detail=bad[1], wall_s=result.wall_s)
     report = parse_report(result.stdout, nonce)
     if report is None:
-        return RunVerdict(outcome=Outcome.REJECTED, detail="no harness report (exited early)", wall_s=result.wall_s)
+        tail = (result.stderr.strip().splitlines() or [""])[-1][:200]
+        detail = f"no harness report (exited early; {len(result.stdout)} bytes out; {tail})"
+        return RunVerdict(outcome=Outcome.REJECTED, detail=detail, wall_s=result.wall_s)
     return RunVerdict(outcome=None, report=report, wall_s=result.wall_s)

@@ -209,21 +209,19 @@ class CodeVerifier:
         with self._lock:
             known = self._ref_time.get(key)
         if known is None:
-            code = extract_code(suite.reference) or ""
-            started = _wall(self, suite, code, max(30.0, 4 * suite.timeout_s))
-            known = started if started is not None else 0.0
+            known = self._reference_wall(suite, suite.reference)
             with self._lock:
                 self._ref_time[key] = known
         return max(suite.timeout_s, self.time_factor * known)
 
-
-def _wall(verifier: CodeVerifier, suite: TestSuite, code: str, timeout_s: float) -> float | None:
-    """Wall time of the reference when it passes; None (and the floor is used) otherwise."""
-    limits = Limits(timeout_s=timeout_s, memory_mb=suite.memory_mb)
-    job = _job(suite, assemble(suite, code))
-    run = run_harness(verifier._box, job, limits)
-    outcome, _ = _harness_outcome(suite, job, run)
-    return run.wall_s if outcome is Outcome.ACCEPTED else None
+    def _reference_wall(self, suite: TestSuite, reference: str) -> float:
+        """Wall time of the reference under a generous limit; 0 (the floor applies) when it
+        does not pass, so a broken reference never stretches the limit."""
+        limits = Limits(timeout_s=max(30.0, 4 * suite.timeout_s), memory_mb=suite.memory_mb)
+        job = _job(suite, assemble(suite, extract_code(reference) or ""))
+        run = run_harness(self._box, job, limits)
+        outcome, _ = _harness_outcome(suite, job, run)
+        return run.wall_s if outcome is Outcome.ACCEPTED else 0.0
 
 
 def _job(suite: TestSuite, program: str) -> HarnessJob:

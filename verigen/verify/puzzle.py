@@ -95,6 +95,8 @@ def answer_type_ok(*, ans_type: str, answer: object) -> bool:
     return type_ok(answer, parse_type(ans_type))
 
 
+ANSWER_MAX_BYTES = 64 << 20  # some P3 answers are megabytes (6,968 Fibonacci numbers)
+
 # P3 headers and bodies use typing names (``List[int]``) without importing them.
 TYPING_PRELUDE = "from typing import *  # noqa: F403\n"
 
@@ -144,7 +146,8 @@ class PuzzleVerifier:
 
     def _solve(self, puzzle: Puzzle, code: str, timeout_s: float) -> RunVerdict:
         job = HarnessJob(mode="sol", candidate=candidate_program(puzzle, code), ans_type=puzzle.ans_type)
-        return run_harness(self._box, job, Limits(timeout_s=timeout_s, memory_mb=puzzle.memory_mb))
+        limits = Limits(timeout_s=timeout_s, memory_mb=puzzle.memory_mb, max_output_bytes=ANSWER_MAX_BYTES)
+        return run_harness(self._box, job, limits)
 
     def _judge(self, puzzle: Puzzle, code: str, timeout_s: float) -> tuple[Outcome, str, str | None]:
         run = self._solve(puzzle, code, timeout_s)
