@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from verigen.errors import UsageError
@@ -51,7 +52,7 @@ def tasks_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.
         return
     table = Table("name", "family", "splits", "description")
     for i in infos:
-        table.add_row(i.name, i.family, ",".join(i.splits), i.description)
+        table.add_row(escape(i.name), i.family, ",".join(i.splits), escape(i.description))
     out.print(table)
 
 
@@ -215,7 +216,7 @@ def _print_verdict(verdict: object, as_json: bool) -> None:
         sys.stdout.write(json.dumps(verdict.to_json(), ensure_ascii=False) + "\n")
         return
     color = {"accepted": "green", "rejected": "red", "error": "magenta"}.get(verdict.outcome.value, "yellow")
-    out.print(f"[{color}]{verdict.outcome.value}[/{color}]  answer={verdict.answer!r}  {verdict.detail}")
+    out.print(f"[{color}]{verdict.outcome.value}[/{color}]  answer={escape(repr(verdict.answer))}  {escape(verdict.detail)}")
 
 
 def main() -> None:
@@ -224,7 +225,7 @@ def main() -> None:
         # standalone_mode=False hands back typer.Exit codes instead of exiting itself.
         rc = app(standalone_mode=False)
     except UsageError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from verigen.errors import UsageError
@@ -29,7 +30,7 @@ def _usage_errors() -> Iterator[None]:
     try:
         yield
     except UsageError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         # SystemExit, not typer.Exit: click swallows Exit's code under standalone_mode=False.
         raise SystemExit(2) from None
 
@@ -44,7 +45,7 @@ def _read(path: Path, what: str) -> bytes:
 def _summary(result: ExecResult) -> None:
     color = "green" if result.status.value == "exited" and result.exit_code == 0 else "yellow"
     out.print(f"[{color}]{result.status.value}[/{color}] exit={result.exit_code} "
-              f"wall={result.wall_s:.3f}s {result.detail}".rstrip())
+              f"wall={result.wall_s:.3f}s {escape(result.detail)}".rstrip())
     if result.stdout:
         out.rule("stdout")
         out.print(result.stdout, end="", markup=False, highlight=False)

@@ -107,8 +107,13 @@ def _bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000) ->
     return (means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1])
 
 
-def compute_metrics(by_problem: Mapping[str, Sequence[ScoredItem]]) -> Metrics:
-    """Metrics over ``problem_id -> its samples``; k runs up to the largest n."""
+def compute_metrics(
+    by_problem: Mapping[str, Sequence[ScoredItem]], *, majority: bool = True
+) -> Metrics:
+    """Metrics over ``problem_id -> its samples``; k runs up to the largest n.
+
+    ``majority=False`` leaves maj@k out (code: programs are not votes on one answer).
+    """
     counts: Counter[str] = Counter({o.value: 0 for o in Outcome})
     usable: dict[str, list[ScoredItem]] = {}
     for pid, items in by_problem.items():
@@ -138,7 +143,7 @@ def compute_metrics(by_problem: Mapping[str, Sequence[ScoredItem]]) -> Metrics:
         with_ci = k == 1 or k == max_n or (k & (k - 1)) == 0
         pass_at.append(_k_metric(k, p_vals, missing, with_ci))
         # maj@k exists only where answers are extracted (math); no answer = a wrong vote.
-        voted = any(v is not None for v in m_vals)
+        voted = majority and any(v is not None for v in m_vals)
         maj_vals = [v or 0.0 for v in m_vals] if voted else []
         maj_at.append(_k_metric(k, maj_vals, missing, with_ci))
     return Metrics(

@@ -249,7 +249,7 @@ def finalize(
         by_problem[r.sample.problem_id].append(
             ScoredItem(index=r.sample.index, outcome=r.verdict.outcome, answer=r.verdict.answer)
         )
-    metrics = compute_metrics(by_problem)
+    metrics = compute_metrics(by_problem, majority=p.task.family == "math")
     rundir.write_json("metrics.json", {"task": p.task.name, "split": p.split, "model": model_id, **metrics.to_json()})
     n_sft: int | None = None
     if cfg.mode == "generate":

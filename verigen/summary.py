@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from verigen.pipeline import RunSummary
@@ -15,10 +16,10 @@ def _fmt(v: float | None) -> str:
 
 def print_summary(console: Console, s: RunSummary) -> None:
     m = s.metrics
-    console.print(f"\n[bold]results[/bold] in {s.out}")
+    console.print(f"\n[bold]results[/bold] in {escape(str(s.out.resolve()))}")
     files = ["samples.jsonl", "metrics.json", "report.md"] + (["sft.jsonl"] if s.sft_rows is not None else [])
-    console.print("  " + "  ".join(str(s.out / f) for f in files))
-    table = Table(title=f"{s.task} ({s.split}) - {s.model}")
+    console.print("  " + "  ".join(files), highlight=False)
+    table = Table(title=escape(f"{s.task} ({s.split}) - {s.model}"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("problems", str(m.problems))

@@ -70,3 +70,9 @@ def test_maj_at_k_absent_when_no_answers_are_extracted() -> None:
     m = compute_metrics({"p": items(A, R), "q": items(R, R)})
     assert all(k.value is None for k in m.maj_at)
     assert m.pass_at[0].value == pytest.approx(0.25)
+
+
+def test_maj_at_k_can_be_left_out() -> None:
+    m = compute_metrics({"p": items(A, R, answers=["x", "y"])}, majority=False)
+    assert all(k.value is None for k in m.maj_at)
+    assert m.pass_at[0].value == pytest.approx(0.5)
