@@ -72,7 +72,7 @@ class SandboxConfig(_Section):
 
 
 class OutputConfig(_Section):
-    out: Path = Path("runs/default")
+    out: Path | None = None  # None: runs/<task>-<split>-<mode>, fixed when the run is planned
     max_per_problem: int | None = Field(default=None, ge=1)
     dedup: bool = True
 

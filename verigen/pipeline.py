@@ -100,8 +100,14 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
         task = create_task(config.task.name, task_args_as_strings(config.task.args), ctx)
     split = config.task.split or default_split(task, config.mode)
     task.check_split(split)
-    # The run dir records the fully resolved config: the split is made explicit.
-    config = config.model_copy(update={"task": config.task.model_copy(update={"split": split})})
+    # The run dir records the fully resolved config: split and output dir made explicit.
+    out = config.output.out or Path("runs") / f"{task.name}-{split}-{config.mode}"
+    config = config.model_copy(
+        update={
+            "task": config.task.model_copy(update={"split": split}),
+            "output": config.output.model_copy(update={"out": out}),
+        }
+    )
     problems: list[Problem[object]] = []
     seen: set[str] = set()
     for problem in task.problems(split=split, seed=config.task.seed):
@@ -116,7 +122,7 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
     from verigen import registry
 
     registry.get("samplers", config.model.backend)  # unknown backend fails before writing
-    resume = RunDir.check(config.output.out, config)
+    resume = RunDir.check(out, config)
     return Plan(config=config, task=task, split=split, problems=tuple(problems), resume=resume)
 
 
@@ -150,6 +156,8 @@ def execute(p: Plan, progress: ProgressSink | None = None, sampler: Sampler | No
     progress = progress or NullProgress()
     cfg = p.config
     params = cfg.sampling.params()
+    if cfg.output.out is None:
+        raise ValueError("execute() needs a plan from plan(), which fixes the output dir")
     rundir = RunDir(cfg.output.out, cfg)
     rundir.open()
     started = datetime.now(timezone.utc).isoformat()

@@ -104,3 +104,11 @@ def test_fake_sampler_is_deterministic_and_checks_its_script(tmp_path: Path) -> 
     empty.write_text("{}")
     with pytest.raises(UsageError, match="no entry for problem 'x'"):
         FakeSampler(str(empty)).generate(req, SamplingParams(n=1))
+
+
+def test_default_output_dir_is_named_after_task_split_and_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = build_config(overrides=["task.name=toy", "mode=evaluate", "model.backend=fake", "model.name=echo"])
+    p = plan(cfg, ToyTask(ToyArgs(count=1), TaskContext()))
+    assert p.config.output.out == Path("runs/toy-test-evaluate")
+    assert p.config.task.split == "test"
