@@ -33,7 +33,7 @@ from verigen.report import render_report
 from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
 from verigen.sampling.base import Sampler, SamplerOptions, create_sampler
 from verigen.task import Task, TaskContext, create_task
-from verigen.types import ChatMessage, GenerationRequest, Problem, Sample, Verdict
+from verigen.types import ChatMessage, GenerationRequest, Outcome, Problem, Sample, Verdict
 from verigen.verify.pool import open_pool
 
 log = logging.getLogger(__name__)
@@ -163,23 +163,33 @@ def execute(p: Plan, progress: ProgressSink | None = None, sampler: Sampler | No
     started = datetime.now(timezone.utc).isoformat()
     problem_rows = [_problem_row(p.task, pr) for pr in p.problems]
     write_jsonl_atomic(rundir.path / "problems.jsonl", problem_rows)
-    done = rundir.done_keys()
+    by_id = {pr.id: pr for pr in p.problems}
+    latest = rundir.latest()
+    done = set(latest)
     todo = [pr for pr in p.problems if any((pr.id, i) not in done for i in range(params.n))]
-    resumed = len(done)
+    # An ERROR is a fault of the machinery, not a verdict: a rerun verifies those again.
+    retry = [
+        r for r in latest.values()
+        if r.verdict.outcome is Outcome.ERROR and r.sample.problem_id in by_id and r.sample.index < params.n
+    ]
+    resumed = len(done) - len(retry)
     if sampler is None and todo:
         options = SamplerOptions(
             device=cfg.model.device, dtype=cfg.model.dtype, batch_size=cfg.model.batch_size
         )
         sampler = create_sampler(cfg.model.backend, cfg.model.name, options)
-    model_id = sampler.model_id if sampler is not None else cfg.model.name
+    model_id = sampler.model_id if sampler is not None else next(
+        (r.sample.model for r in latest.values()), cfg.model.name
+    )
     verifier = p.task.verifier()
     pool = open_pool(verifier, workers=cfg.verify.workers, time_limit_s=cfg.verify.time_limit_s)
-    by_id = {pr.id: pr for pr in p.problems}
     in_flight: deque[tuple[Sample, Future[Verdict]]] = deque()
     new = 0
     try:
         progress.stage("sampling", len(p.problems), len(p.problems) - len(todo))
         progress.stage("verifying", len(p.problems) * params.n, resumed)
+        for rec in retry:
+            in_flight.append((rec.sample, pool.submit(by_id[rec.sample.problem_id], rec.sample.text)))
         per_chunk = max(1, cfg.model.batch_size // params.n)
         for chunk in _chunks(todo, per_chunk):
             if sampler is None:
@@ -251,7 +261,10 @@ def finalize(
     """Rebuild metrics, exports, report and manifest from ``samples.jsonl``."""
     cfg = p.config
     wanted = {pr.id for pr in p.problems}
-    records = [r for r in rundir.records() if r.sample.problem_id in wanted and r.sample.index < cfg.sampling.n]
+    records = [
+        r for r in rundir.latest().values()
+        if r.sample.problem_id in wanted and r.sample.index < cfg.sampling.n
+    ]
     by_problem: dict[str, list[ScoredItem]] = {pid: [] for pid in wanted}
     for r in records:
         by_problem[r.sample.problem_id].append(

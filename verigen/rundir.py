@@ -132,8 +132,10 @@ class RunDir:
                     raise UsageError(f"{path}:{lineno}: corrupt sample row ({exc.msg})") from None
                 yield SampleRecord.from_json(row, f"{path}:{lineno}")
 
-    def done_keys(self) -> set[tuple[str, int]]:
-        return {r.key for r in self.records()}
+    def latest(self) -> dict[tuple[str, int], SampleRecord]:
+        """One record per (problem_id, sample_index): the last written wins (a re-verified
+        ERROR is appended, never rewritten in place)."""
+        return {r.key: r for r in self.records()}
 
     def append(self, records: Iterable[SampleRecord]) -> int:
         if self._samples_fh is None:

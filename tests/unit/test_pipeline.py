@@ -112,3 +112,22 @@ def test_default_output_dir_is_named_after_task_split_and_mode(tmp_path: Path, m
     p = plan(cfg, ToyTask(ToyArgs(count=1), TaskContext()))
     assert p.config.output.out == Path("runs/toy-test-evaluate")
     assert p.config.task.split == "test"
+
+
+def test_a_rerun_verifies_error_samples_again_without_resampling(tmp_path: Path) -> None:
+    cfg, task, sampler = make(tmp_path, {"*": ["crash", "0"]})
+    summary = execute(plan(cfg, task), sampler=sampler)
+    assert summary.metrics.outcomes["error"] == 6  # samples 0 and 2 of each problem: worker died
+    path = tmp_path / "run" / "samples.jsonl"
+    # the machinery is "repaired": rewrite the texts of the ERROR rows as a fixed verifier would see them
+    rows_before = rows(path)
+    fixed = [dict(r, text="1") if r["verdict"]["outcome"] == "error" else r for r in rows_before]
+    path.write_text("".join(json.dumps(r) + "\n" for r in fixed))
+    summary = execute(plan(cfg, task), sampler=None)  # no sampler needed: nothing to sample
+    assert summary.metrics.outcomes["error"] == 0
+    assert summary.new_samples == 6
+    latest = {}
+    for r in rows(path):
+        latest[(r["problem_id"], r["sample_index"])] = r
+    assert len(latest) == 9 and len(rows(path)) == 15  # appended, never rewritten
+    assert latest[("toy/train/1", 0)]["verdict"]["outcome"] == "accepted"
