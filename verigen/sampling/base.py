@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from verigen import registry
 from verigen.errors import UsageError
@@ -46,4 +46,4 @@ def create_sampler(backend: str, model: str, options: SamplerOptions) -> Sampler
     sampler = cls(model, options)
     if not isinstance(sampler, Sampler):
         raise UsageError(f"sampler plugin {backend!r} does not implement the Sampler protocol")
-    return cast(Sampler, sampler)
+    return sampler

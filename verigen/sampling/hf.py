@@ -236,7 +236,7 @@ def _load(
     # verigen draws its own progress bars; transformers' per-load bar would interleave them.
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=remote)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=remote)

@@ -150,9 +150,9 @@ def is_plain(value: object, json_only: bool = False, extra: frozenset[int] = fro
         if _one_of(tp, leaf) or (extra and id(val) in extra):
             continue
         if _one_of(tp, seqs):
-            stack.extend(val)  # type: ignore[call-overload]
+            stack.extend(val)  # type: ignore[arg-type]
         elif _one_of(tp, _PLAIN_MAPS):
-            stack.extend(val)  # type: ignore[call-overload]
+            stack.extend(val)  # type: ignore[arg-type]
             stack.extend(val.values())  # type: ignore[attr-defined]
         elif json_only or not (tp is type and _one_of(val, _PLAIN_TYPES)):
             return False
@@ -173,8 +173,8 @@ def _audit_hook(event: str, args: tuple[object, ...]) -> None:
         raise ValueError("frame access is not allowed here")
     if event == "open" and args and type(args[0]) in (str, bytes):
         arg = args[0]
-        path = arg if type(arg) is str else arg.decode("utf-8", "replace")  # type: ignore[union-attr]
-        parts = path.split("/")  # type: ignore[union-attr]
+        path = arg if type(arg) is str else arg.decode("utf-8", "replace")  # type: ignore[attr-defined]
+        parts = path.split("/")
         if "proc" in parts or parts[-1] in _BLOCKED_FILES:  # our memory holds the nonce
             raise ValueError(f"opening {path!r} is not allowed here")
 
@@ -286,7 +286,7 @@ def _worker_method(klass: type, name: str, *args: object) -> object:
     return getattr(klass(), name)(*args)
 
 
-def _isolated(fn: object) -> object:
+def _isolated(fn: object) -> types.FunctionType:
     return types.FunctionType(fn.__code__, {"__builtins__": dict(_SAFE)}, fn.__name__)  # type: ignore[attr-defined]
 
 
@@ -308,7 +308,7 @@ class _Boundary:
     def call(self, fn: object, *args: object, **kwargs: object) -> object:
         if self.foul:
             raise Foul(self.foul)
-        outbox = _SimpleQueue()
+        outbox: _SimpleQueue[object] = _SimpleQueue()
         self.keep.append(outbox)
         _THREAD_GATE[0] = True
         try:
@@ -324,13 +324,13 @@ class _Boundary:
         self._check()
         if self.foul:
             raise Foul(self.foul)
-        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int:  # type: ignore[arg-type]
+        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int:
             self.foul = "a forged reply"
             raise Foul(self.foul)
-        if item[0] != 0:  # type: ignore[index]
-            text = item[1]  # type: ignore[index]
+        if item[0] != 0:
+            text = item[1]
             raise CandidateError(text if type(text) is str else "exception")
-        return item[1]  # type: ignore[index]
+        return item[1]
 
     def _check(self) -> None:
         if _gc_enabled():
@@ -368,7 +368,7 @@ class _Boundary:
             if is_class:
                 if type(result) is not fn:
                     raise TypeError("the candidate's class returned something else")
-                self.opaque.append((result, fn))  # type: ignore[arg-type]
+                self.opaque.append((result, fn))
                 return result
             if not is_plain(result, json_only):
                 raise TypeError("the candidate returned a value that is not plain builtin data")
@@ -385,9 +385,9 @@ _RECORD_KEYS = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "
 def _record_class(obj: object) -> bool:
     """A class whose instances we may hold: plain ``object`` subclass, no special methods
     but ``__init__`` (attribute access on it runs no candidate code)."""
-    if type(obj) is not type or obj.__bases__ != (object,):  # type: ignore[attr-defined]
+    if type(obj) is not type or obj.__bases__ != (object,):
         return False
-    for key in list(type.__dict__["__dict__"].__get__(obj)):  # type: ignore[attr-defined]
+    for key in list(type.__dict__["__dict__"].__get__(obj)):
         if type(key) is not str or (key.startswith("__") and key not in _RECORD_KEYS):
             return False
     return True
@@ -449,6 +449,7 @@ def _mode_tests(job: dict[str, object], box: _Boundary, names: dict[str, object]
     except BaseException as exc:  # noqa: BLE001
         return 0, None, _why("setup", exc)
     passed = 0
+    test: str
     for i, test in enumerate(job["tests"]):  # type: ignore[arg-type]
         try:
             exec(compile(test, f"test_{i}.py", "exec", dont_inherit=True, optimize=0), ns)
@@ -462,6 +463,7 @@ def _mode_calls(job: dict[str, object], box: _Boundary, names: dict[str, object]
     name = str(job["entry_point"])
     klass = names.get("Solution")
     results: list[object] = []
+    args: str
     for i, args in enumerate(job["calls"]):  # type: ignore[arg-type]
         argv = json.loads(args)  # a fresh copy of the arguments per call
         box.crossed.append(argv)

@@ -98,8 +98,10 @@ class TestSuite:
         if not isinstance(data, dict):
             raise UsageError(f"TestSuite JSON must be an object, got {type(data).__name__}")
         try:
-            cases = tuple(IOCase(input=str(c["input"]), output=str(c["output"]))  # type: ignore[index]
-                          for c in data.get("cases") or [])  # type: ignore[union-attr]
+            raw_cases = data.get("cases") or []
+            if not isinstance(raw_cases, list):
+                raise UsageError(f"TestSuite 'cases' must be a JSON list, got {type(raw_cases).__name__}")
+            cases = tuple(_io_case(c) for c in raw_cases)
             ref = data.get("reference")
             return cls(
                 kind=data["kind"],  # type: ignore[arg-type]
@@ -114,6 +116,12 @@ class TestSuite:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad TestSuite JSON: {exc!r}") from None
+
+
+def _io_case(data: JSONValue) -> IOCase:
+    if not isinstance(data, dict):
+        raise UsageError(f"a TestSuite case must be a JSON object, got {type(data).__name__}")
+    return IOCase(input=str(data["input"]), output=str(data["output"]))
 
 
 def defines(code: str, name: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from verigen.task import Task
 from verigen.types import JSONValue
@@ -30,7 +30,7 @@ def jsonl_rows(path: Path) -> Iterator[Row]:
         yield Row(path=path, line=line, data=data)
 
 
-def rows_or_hub(task: Task[object], local: tuple[str, ...], hub: tuple[str, str | None, str]) -> Iterator[Row]:
+def rows_or_hub(task: Task[Any], local: tuple[str, ...], hub: tuple[str, str | None, str]) -> Iterator[Row]:
     """Rows of the first local file in ``local`` (JSONL, optionally gzipped), else the hub."""
     path = find_local(task.ctx, *local)
     if path is not None:
@@ -48,7 +48,7 @@ def fenced(code: str) -> str:
 class CodeTask(Task[TestSuite]):
     """Base of the tasks whose reference is a ``TestSuite``."""
 
-    family: ClassVar = "code"  # type: ignore[misc]
+    family: ClassVar = "code"
 
     def verifier(self) -> Verifier:
         return CodeVerifier(sandbox=self.ctx.sandbox)

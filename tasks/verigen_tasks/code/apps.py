@@ -80,7 +80,10 @@ def parse_cases(row: Row) -> tuple[str, tuple[IOCase, ...], str | None]:
         if not isinstance(io, dict):
             raise UsageError(f"{row.path}:{row.line}: input_output is not a JSON object")
         fn = str(io.get("fn_name") or "")
-        pairs = list(zip(io.get("inputs") or [], io.get("outputs") or []))
+        inputs, outputs = io.get("inputs") or [], io.get("outputs") or []
+        if not isinstance(inputs, list) or not isinstance(outputs, list):
+            raise UsageError(f"{row.path}:{row.line}: input_output inputs and outputs must be JSON lists")
+        pairs = list(zip(inputs, outputs))
         if fn:
             cases = tuple(IOCase(input=json.dumps(i), output=json.dumps(o)) for i, o in pairs)
         else:

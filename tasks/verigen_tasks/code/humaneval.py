@@ -8,7 +8,7 @@ are the problem's ``check`` function, run by the harness on the candidate's entr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from verigen.types import Problem
 from verigen.verify.code import TestSuite
@@ -30,7 +30,7 @@ class HumanEval(CodeTask):
         rows = rows_or_hub(self, ("humaneval/HumanEval.jsonl.gz", "humaneval/HumanEval.jsonl"),
                            ("openai/openai_humaneval", None, "test"))
         for row in rows:
-            get = lambda key: field_str(row.path, row.line, row.data, key)  # noqa: E731
+            get: Callable[[str], str] = lambda key: field_str(row.path, row.line, row.data, key)  # noqa: E731
             prompt, entry = get("prompt"), get("entry_point")
             suite = TestSuite(
                 kind="function",

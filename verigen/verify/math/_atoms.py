@@ -5,12 +5,13 @@ Split out of ``parse.py`` to keep modules small; ``parse_atom`` reads from a ``_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from verigen.verify.math.values import (
     Bracketed,
     MatrixValue,
     ParseError,
+    Scalar,
     SetValue,
     TooLarge,
     Value,
@@ -32,7 +33,7 @@ def parse_atom(p: _Parser) -> Value:
     tok = p.take()
     sp = p.sp
     if tok.kind == "num":
-        return p.number(tok.text)
+        return cast(Value, p.number(tok.text))
     if tok.kind == "word":
         return _letter(p, tok.text)
     if tok.kind == "op":
@@ -44,14 +45,14 @@ def parse_atom(p: _Parser) -> Value:
         if tok.text == "|":
             inner = p.scalar(p.sum())
             p.expect("|")
-            return sp.Abs(inner)
+            return cast(Scalar, sp.Abs(inner))
         raise ParseError(f"unexpected {tok.text!r}")
     if tok.kind == "cmd":
         return _command(p, tok.text)
     raise ParseError("unexpected end of answer")
 
 
-def _letter(p: _Parser, name: str) -> Any:
+def _letter(p: _Parser, name: str) -> Scalar:
     sp = p.sp
     if p.peek().text == "_" and p.peek(1).kind in ("num", "word") and len(p.peek(1).text) <= 2:
         p.take()
@@ -114,7 +115,7 @@ def _matrix(p: _Parser) -> MatrixValue:
     return MatrixValue(rows=tuple(rows))
 
 
-def _root(p: _Parser) -> Any:
+def _root(p: _Parser) -> Scalar:
     sp = p.sp
     index = None
     if p.accept("["):
@@ -128,7 +129,7 @@ def _root(p: _Parser) -> Any:
     return sp.root(radicand, index)
 
 
-def _binomial(p: _Parser) -> Any:
+def _binomial(p: _Parser) -> Scalar:
     sp = p.sp
     n, k = p.scalar(p.arg()), p.scalar(p.arg())
     if isinstance(n, sp.Integer) and isinstance(k, sp.Integer):
@@ -137,7 +138,7 @@ def _binomial(p: _Parser) -> Any:
     return sp.binomial(n, k)
 
 
-def _function(p: _Parser, name: str) -> Any:
+def _function(p: _Parser, name: str) -> Scalar:
     sp = p.sp
     power = None
     base = None
@@ -168,15 +169,15 @@ def _command(p: _Parser, cmd: str) -> Value:
     name = cmd[1:]
     if name == "frac":
         num = p.scalar(p.arg())
-        return p._divide(num, p.scalar(p.arg()))
+        return cast(Scalar, p._divide(num, p.scalar(p.arg())))
     if name == "sqrt":
         return _root(p)
     if name in ("binom", "dbinom", "tbinom"):
         return _binomial(p)
     if name == "pi":
-        return sp.pi
+        return cast(Scalar, sp.pi)
     if name in ("infty", "inf"):
-        return sp.oo
+        return cast(Scalar, sp.oo)
     if name in ("emptyset", "varnothing"):
         return SetValue(items=())
     if name == "{":

@@ -150,7 +150,7 @@ def extract_answer(text: str) -> Extraction:
         return Extraction(answer=boxes[-1], source="boxed", hedged=hedged)
     hashes = _HASH_RE.findall(text)
     if hashes:
-        answer = _strip_wrappers(hashes[-1])
+        answer: str | None = _strip_wrappers(hashes[-1])
         if answer:
             return Extraction(answer=answer, source="hash")
     answer = _from_answer_is(text)

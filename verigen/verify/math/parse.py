@@ -145,7 +145,7 @@ class _Parser:
         return parts[0] if len(parts) == 1 else UnionValue(parts=tuple(parts))
 
     def relation(self) -> Value:
-        lhs = self.sum()
+        lhs: Value = self.sum()
         tok = self.peek()
         op = _REL_CMDS.get(tok.text) if tok.kind == "cmd" else (tok.text if tok.text in _REL_OPS else None)
         if op is None or tok.kind == "end":
@@ -277,7 +277,7 @@ class _Parser:
                 raise TooLarge(f"factorial of {value}")
         return sp.factorial(value)
 
-    def group(self) -> Any:
+    def group(self) -> Value:
         self.expect("{")
         self.enter()
         value = self.union()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import cast
 import sympy as sp
 
 from verigen.verify.math.values import (
@@ -122,8 +123,10 @@ def _relation_eq(gold: Relation, pred: Relation, places: tuple[int, int]) -> boo
         return True
     if gold.op != "=":
         return False
+    if not all(isinstance(side, sp.Expr) for side in (gold.lhs, gold.rhs, pred.lhs, pred.rhs)):
+        return False  # tuples, sets, matrices on a side: only the structural checks above apply
     # Same solution set for linear-style equations: lhs - rhs proportional by a constant.
-    g_diff, p_diff = gold.lhs - gold.rhs, pred.lhs - pred.rhs
+    g_diff, p_diff = cast(sp.Expr, gold.lhs) - gold.rhs, cast(sp.Expr, pred.lhs) - pred.rhs
     if g_diff.free_symbols != p_diff.free_symbols or not g_diff.free_symbols or p_diff == 0:
         return False
     if sp.count_ops(g_diff) + sp.count_ops(p_diff) > _MAX_OPS:
