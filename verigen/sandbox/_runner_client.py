@@ -10,6 +10,7 @@ the runner is replaced.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 RUNNER_PATH = Path(__file__).resolve().parents[2] / "sandboxes" / "python" / "runner.py"
 PROTOCOL = 1
 _MAX_FRAME = 1 << 30
+_MAX_BATCH = 16  # requests per batch frame in run_many
+_MAX_BATCH_BYTES = 4 << 20  # and their payload: the runner holds a whole frame in memory
 # Statuses after which the runner's sandbox instance is thrown away: the program pushed a
 # limit, so whatever it left behind (tmpfs contents, stray processes) is not trusted.
 _RECYCLE_AFTER = frozenset({ExecStatus.TIMEOUT, ExecStatus.MEMORY, ExecStatus.OUTPUT_LIMIT})
@@ -145,24 +148,32 @@ def read_frame(transport: Transport, deadline: float) -> dict[str, object]:
 
 def encode_request(request_id: int, request: ExecRequest) -> bytes:
     """One request frame, as the runner protocol defines it."""
+    return encode_frame(_request_obj(request_id, request))
+
+
+def encode_batch(first_id: int, requests: Sequence[ExecRequest]) -> bytes:
+    """One ``batch`` frame: ``requests`` with ids ``first_id``, ``first_id + 1``, ..."""
+    objs = [_request_obj(first_id + i, r) for i, r in enumerate(requests)]
+    return encode_frame({"op": "batch", "requests": objs})
+
+
+def _request_obj(request_id: int, request: ExecRequest) -> dict[str, object]:
     lim = request.limits
-    return encode_frame(
-        {
-            "id": request_id,
-            "code": request.code,
-            "stdin_b64": base64.b64encode(request.stdin).decode("ascii"),
-            "files": {k: base64.b64encode(v).decode("ascii") for k, v in request.files.items()},
-            "argv": list(request.argv),
-            "limits": {
-                "timeout_s": lim.timeout_s,
-                "memory_mb": lim.memory_mb,
-                "max_output_bytes": lim.max_output_bytes,
-                "max_processes": lim.max_processes,
-                "max_file_bytes": lim.max_file_bytes,
-                "cpu_s": lim.cpu_s,
-            },
-        }
-    )
+    return {
+        "id": request_id,
+        "code": request.code,
+        "stdin_b64": base64.b64encode(request.stdin).decode("ascii"),
+        "files": {k: base64.b64encode(v).decode("ascii") for k, v in request.files.items()},
+        "argv": list(request.argv),
+        "limits": {
+            "timeout_s": lim.timeout_s,
+            "memory_mb": lim.memory_mb,
+            "max_output_bytes": lim.max_output_bytes,
+            "max_processes": lim.max_processes,
+            "max_file_bytes": lim.max_file_bytes,
+            "cpu_s": lim.cpu_s,
+        },
+    }
 
 
 def _decode(b64: object) -> str:
@@ -206,6 +217,7 @@ class Runner:
             transport.kill()
             raise TransportError(f"runner sent an unexpected greeting: {hello!r}")
         self.python = str(hello.get("python", "?"))
+        self.batch = hello.get("batch") is True  # knows the "batch" op
         self._next_id = 0
 
     def execute(self, request: ExecRequest, *, slack_s: float) -> RunnerReply:
@@ -215,12 +227,43 @@ class Runner:
         deadline = time.monotonic() + request.limits.timeout_s + slack_s
         return decode_response(rid, read_frame(self.transport, deadline))
 
+    def execute_batch(
+        self, requests: Sequence[ExecRequest], *, slack_s: float
+    ) -> Iterator[RunnerReply]:
+        """Sends ``requests`` in one frame and yields their replies in order, as each
+        arrives (each with its own deadline). The runner stops after a reply the pool
+        recycles it for: the caller must then stop reading and discard the runner."""
+        first = self._next_id + 1
+        self._next_id += len(requests)
+        self.transport.write(encode_batch(first, requests))
+        for i, request in enumerate(requests):
+            deadline = time.monotonic() + request.limits.timeout_s + slack_s
+            yield decode_response(first + i, read_frame(self.transport, deadline))
+
     def ping(self, timeout_s: float = 5.0) -> bool:
         try:
             self.transport.write(encode_frame({"op": "ping"}))
             return read_frame(self.transport, time.monotonic() + timeout_s).get("pong") is True
         except TransportError:
             return False
+
+
+def _size(request: ExecRequest) -> int:
+    return len(request.code) + len(request.stdin) + sum(len(v) for v in request.files.values())
+
+
+def _take_chunk(
+    todo: collections.deque[int], requests: Sequence[ExecRequest], workers: int
+) -> list[int]:
+    """The next indices for one batch frame (at least one): about a quarter of each worker's
+    share of what is left, at most ``_MAX_BATCH`` requests and ``_MAX_BATCH_BYTES``."""
+    n = max(1, min(_MAX_BATCH, len(todo) // (workers * 4)))
+    chunk = [todo.popleft()]
+    size = _size(requests[chunk[0]])
+    while todo and len(chunk) < n and size + _size(requests[todo[0]]) <= _MAX_BATCH_BYTES:
+        size += _size(requests[todo[0]])
+        chunk.append(todo.popleft())
+    return chunk
 
 
 def sandbox_error(detail: str, wall_s: float = 0.0) -> ExecResult:
@@ -241,6 +284,7 @@ class RunnerPool:
         *,
         slack_s: float = 5.0,
         startup_timeout_s: float = 30.0,
+        post: Callable[[ExecResult, Transport], ExecResult] | None = None,
     ) -> None:
         if size < 1:
             raise UsageError(f"runner pool size must be >= 1, got {size}")
@@ -248,6 +292,8 @@ class RunnerPool:
         self.size = size
         self._slack_s = slack_s
         self._startup_timeout_s = startup_timeout_s
+        # Backend hook on every result, with the transport that produced it (docker: OOM).
+        self._post = post if post is not None else (lambda result, _transport: result)
         self._idle: queue.Queue[Runner | None] = queue.Queue()
         self._lock = threading.Lock()
         self._all: set[Runner] = set()
@@ -282,33 +328,78 @@ class RunnerPool:
 
     def run(self, request: ExecRequest) -> ExecResult:
         """Runs one program on a warm runner."""
+        results: list[ExecResult | None] = [None]
+        self._run_batch([0], [request], results)
+        return cast(ExecResult, results[0])
+
+    def run_many(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
+        """Runs ``requests`` on all runners in parallel; results in input order.
+
+        Each thread sends its runner a few requests per frame (the runner's ``batch`` op):
+        one round trip for several programs. Chunks shrink as the queue empties, so the
+        runners finish together.
+        """
+        if not requests:
+            return []
+        results: list[ExecResult | None] = [None] * len(requests)
+        todo = collections.deque(range(len(requests)))
+        lock = threading.Lock()
+        workers = min(self.size, len(requests))
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    chunk = _take_chunk(todo, requests, workers)
+                left = self._run_batch(chunk, requests, results)
+                if left:
+                    with lock:
+                        todo.extendleft(reversed(left))
+
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            for future in [ex.submit(worker) for _ in range(workers)]:
+                future.result()
+        return cast(list[ExecResult], results)
+
+    def _run_batch(
+        self, chunk: list[int], requests: Sequence[ExecRequest], results: list[ExecResult | None]
+    ) -> list[int]:
+        """Runs ``requests[i]`` for ``i`` in ``chunk`` on one runner, into ``results[i]``;
+        returns the indices it did not run (the runner was recycled before them)."""
         if self._closed:
             raise UsageError("the sandbox is closed")
         runner = self._idle.get()
         start = time.monotonic()
         keep: Runner | None = None
+        done = 0
         try:
             if runner is None:
                 runner = self._start()
-            reply = runner.execute(request, slack_s=self._slack_s)
-            if reply.clean and reply.result.status not in _RECYCLE_AFTER:
-                keep = runner
-            return reply.result
+            batch = [requests[i] for i in chunk]
+            if len(batch) == 1 or not runner.batch:  # the rest goes back to the queue
+                reply = runner.execute(batch[0], slack_s=self._slack_s)
+                replies: Iterator[RunnerReply] = iter([reply])
+            else:
+                replies = runner.execute_batch(batch, slack_s=self._slack_s)
+            for reply in replies:
+                results[chunk[done]] = self._post(reply.result, runner.transport)
+                done += 1
+                if not reply.clean or reply.result.status in _RECYCLE_AFTER:
+                    return chunk[done:]
+                start = time.monotonic()
+            keep = runner
+            return chunk[done:]
         except (TransportError, OSError) as exc:
             log.warning("sandbox runner failed, replacing it: %s", exc)
             self.restarts += 1
-            return sandbox_error(f"runner failed: {exc}", time.monotonic() - start)
+            error = sandbox_error(f"runner failed: {exc}", time.monotonic() - start)
+            results[chunk[done]] = error if runner is None else self._post(error, runner.transport)
+            return chunk[done + 1 :]
         finally:
             if runner is not None and keep is None:
                 self._discard(runner)
             self._idle.put(keep)
-
-    def run_many(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
-        """Runs ``requests`` on all runners in parallel; results in input order."""
-        if not requests:
-            return []
-        with ThreadPoolExecutor(max_workers=min(self.size, len(requests))) as ex:
-            return list(ex.map(self.run, requests))
 
     def close(self) -> None:
         self._closed = True

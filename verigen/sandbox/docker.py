@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from verigen.errors import UsageError
 from verigen.sandbox._docker_transport import AttachTransport, container_oom_kills
-from verigen.sandbox._runner_client import RUNNER_PATH, RunnerPool, TransportError
+from verigen.sandbox._runner_client import RUNNER_PATH, RunnerPool, Transport, TransportError
 from verigen.sandbox.types import ExecRequest, ExecResult, ExecStatus
 
 if TYPE_CHECKING:
@@ -248,7 +248,9 @@ class DockerSandbox:
         self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verigen-docker-rm")
         if (stale := remove_stale_containers(self._client)) > 0:
             log.info("removed %d stale sandbox container(s)", stale)
-        self._pool = RunnerPool(self._spawn, workers, slack_s=5.0, startup_timeout_s=60.0)
+        self._pool = RunnerPool(
+            self._spawn, workers, slack_s=5.0, startup_timeout_s=60.0, post=_memory_verdict
+        )
         atexit.register(self.close)
         try:
             self._pool.warm_up()  # start every container now, in parallel
@@ -299,17 +301,13 @@ class DockerSandbox:
         """Runs one program in a warm container."""
         if self._closed:
             raise UsageError("the docker sandbox is closed")
-        self._local.transport = None
-        result = self._pool.run(request)
-        transport: AttachTransport | None = self._local.transport
-        return _memory_verdict(result, transport)
+        return self._pool.run(request)
 
     def run_many(self, requests: Sequence[ExecRequest]) -> list[ExecResult]:
         """Runs ``requests`` on all containers in parallel; results in input order."""
-        if not requests:
-            return []
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(requests))) as ex:
-            return list(ex.map(self.run, requests))
+        if self._closed:
+            raise UsageError("the docker sandbox is closed")
+        return self._pool.run_many(requests)
 
     def close(self) -> None:
         """Removes every container of this sandbox (idempotent)."""
@@ -333,13 +331,13 @@ class DockerSandbox:
         self.close()
 
 
-def _memory_verdict(result: ExecResult, transport: AttachTransport | None) -> ExecResult:
+def _memory_verdict(result: ExecResult, transport: Transport | None) -> ExecResult:
     """MEMORY when the container's memory cgroup killed the program (or the runner).
 
     The runner sees only "killed by SIGKILL" (or its channel breaking when the OOM killer
     picked the runner itself); the container's OOM counter says whether memory was why.
     """
-    if transport is None:
+    if not isinstance(transport, AttachTransport):
         return result
     killed = result.status is ExecStatus.EXITED and result.exit_code == -9
     broken = result.status is ExecStatus.SANDBOX_ERROR
