@@ -231,7 +231,9 @@ def convert_gguf(gguf: Path, target: Path) -> None:
 def _write_conversion(gguf: Path, out: Path) -> None:
     # Heavy imports only here: resolving a spec must stay cheap.
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # keep our output readable
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     if not getattr(tokenizer, "chat_template", None):
