@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from verigen.errors import UsageError
+from verigen.jsonl import read_jsonl
 from verigen.task import TaskContext, create_task
 from verigen.types import Outcome, Problem, Verdict
 from verigen.verify.pool import ProcessVerifyPool, open_pool, verify_all
@@ -39,24 +40,12 @@ def check_math_one(reference: str, answer: str, *, time_limit_s: float) -> Verdi
 def _read_pairs(path: Path) -> list[dict[str, Any]]:
     """Every row, validated before any verification or output starts."""
     rows: list[dict[str, Any]] = []
-    try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--input {str(path)!r}: {exc.strerror}") from None
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{lineno}: expected a JSON object")
-            for key in ("reference", "answer"):
-                if not isinstance(row.get(key), (str, int, float)) or isinstance(row.get(key), bool):
-                    raise UsageError(f"{path}:{lineno}: field {key!r} must be a string or number, got {row.get(key)!r}")
-            rows.append(row)
+    for lineno, row in read_jsonl(path):
+        for key in ("reference", "answer"):
+            value = row.get(key)
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise UsageError(f"{path}:{lineno}: field {key!r} must be a string or number, got {value!r}")
+        rows.append(row)
     return rows
 
 

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
@@ -119,36 +120,30 @@ def _run(mode: str, config_file: Optional[Path], sets: Optional[list[str]], **op
         raise typer.Exit(1)
 
 
-@app.command()
-def generate(
-    config: ConfigOpt = None, set_: SetOpt = None, task: TaskOpt = None, task_arg: TaskArgOpt = None,
-    split: SplitOpt = None, seed: SeedOpt = None, limit: LimitOpt = None, model: ModelOpt = None,
-    backend: BackendOpt = None, n: NOpt = None, temperature: TempOpt = None, top_p: TopPOpt = None,
-    max_tokens: MaxTokOpt = None, stop: StopOpt = None, batch_size: BatchOpt = None,
-    device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
-    workers: WorkersOpt = None, out_dir: OutOpt = None,
-) -> None:
-    """Problems -> samples -> verdicts -> sft.jsonl + samples.jsonl + metrics.json."""
-    _run("generate", config, set_, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
-         model=model, backend=backend, n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-         stop=stop, batch_size=batch_size, device=device, data_dir=data_dir, sandbox=sandbox,
-         workers=workers, out=out_dir)
+def _run_command(mode: str, doc: str) -> Callable[..., None]:
+    """generate and evaluate take the same options; only the mode differs."""
+
+    def command(
+        config: ConfigOpt = None, set_: SetOpt = None, task: TaskOpt = None, task_arg: TaskArgOpt = None,
+        split: SplitOpt = None, seed: SeedOpt = None, limit: LimitOpt = None, model: ModelOpt = None,
+        backend: BackendOpt = None, n: NOpt = None, temperature: TempOpt = None, top_p: TopPOpt = None,
+        max_tokens: MaxTokOpt = None, stop: StopOpt = None, batch_size: BatchOpt = None,
+        device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
+        workers: WorkersOpt = None, out_dir: OutOpt = None,
+    ) -> None:
+        _run(mode, config, set_, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
+             model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
+             max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
+             data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir)
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command()
-def evaluate(
-    config: ConfigOpt = None, set_: SetOpt = None, task: TaskOpt = None, task_arg: TaskArgOpt = None,
-    split: SplitOpt = None, seed: SeedOpt = None, limit: LimitOpt = None, model: ModelOpt = None,
-    backend: BackendOpt = None, n: NOpt = None, temperature: TempOpt = None, top_p: TopPOpt = None,
-    max_tokens: MaxTokOpt = None, stop: StopOpt = None, batch_size: BatchOpt = None,
-    device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
-    workers: WorkersOpt = None, out_dir: OutOpt = None,
-) -> None:
-    """pass@k / maj@k on a held-out split; writes samples and metrics, no training data."""
-    _run("evaluate", config, set_, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
-         model=model, backend=backend, n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-         stop=stop, batch_size=batch_size, device=device, data_dir=data_dir, sandbox=sandbox,
-         workers=workers, out=out_dir)
+app.command("generate")(_run_command(
+    "generate", "Problems -> samples -> verdicts -> sft.jsonl + samples.jsonl + metrics.json."))
+app.command("evaluate")(_run_command(
+    "evaluate", "pass@k / maj@k on a held-out split; writes samples and metrics, no training data."))
 
 
 @check_app.command("math")

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 from verigen.errors import UsageError
+from verigen.jsonl import read_jsonl
 from verigen.task import DATA_DIR_ENV, TaskContext
 from verigen.types import JSONValue
+
+__all__ = ["field_str", "find_local", "load_hub", "read_json", "read_jsonl", "require_local"]
 
 
 def find_local(ctx: TaskContext, *candidates: str) -> Path | None:
@@ -35,22 +36,6 @@ def require_local(ctx: TaskContext, task: str, *candidates: str) -> Path:
             "pass --data-dir, set VERIGEN_DATA_DIR, or install the [hub] extra for hub access"
         )
     return path
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, JSONValue]]]:
-    """(line number, object) for every non-blank line; a broken row raises naming it."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
 
 
 def read_json(path: Path) -> JSONValue:
