@@ -122,6 +122,11 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
     from verigen import registry
 
     registry.get("samplers", config.model.backend)  # unknown backend fails before writing
+    if task.family in ("code", "puzzle"):
+        # A missing sandbox is bad input, found before anything is written or sampled.
+        from verigen.sandbox.select import resolve_backend
+
+        registry.get("sandboxes", resolve_backend(config.sandbox.backend))
     resume = RunDir.check(out, config)
     return Plan(config=config, task=task, split=split, problems=tuple(problems), resume=resume)
 

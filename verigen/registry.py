@@ -17,6 +17,7 @@ from verigen.errors import RegistryError
 Group = Literal["tasks", "samplers", "sandboxes"]
 
 _GROUP_PREFIX = "verigen."
+_SINGULAR: dict[str, str] = {"tasks": "task", "samplers": "sampler", "sandboxes": "sandbox"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +35,7 @@ class PluginRef:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise RegistryError(
-                f"{self.group[:-1]} {self.name!r} ({self.target}) could not be imported: {exc}"
+                f"{_SINGULAR[self.group]} {self.name!r} ({self.target}) could not be imported: {exc}"
             ) from exc
         obj: object = module
         for part in attr.split(".") if attr else ():
@@ -42,7 +43,7 @@ class PluginRef:
                 obj = getattr(obj, part)
             except AttributeError as exc:
                 raise RegistryError(
-                    f"{self.group[:-1]} {self.name!r}: {self.target} has no attribute {part!r}"
+                    f"{_SINGULAR[self.group]} {self.name!r}: {self.target} has no attribute {part!r}"
                 ) from exc
         return obj
 
@@ -63,7 +64,7 @@ def plugins(group: Group) -> dict[str, PluginRef]:
         previous = found.get(ep.name)
         if previous is not None and previous.target != ref.target:
             raise RegistryError(
-                f"{group[:-1]} name {ep.name!r} is registered twice: {previous.target} "
+                f"{_SINGULAR[group]} name {ep.name!r} is registered twice: {previous.target} "
                 f"({previous.distribution}) and {ref.target} ({ref.distribution})"
             )
         found[ep.name] = ref
@@ -77,7 +78,7 @@ def get(group: Group, name: str) -> PluginRef:
         return available[name]
     except KeyError:
         known = ", ".join(available) or "none installed"
-        raise RegistryError(f"unknown {group[:-1]} {name!r} (known: {known})") from None
+        raise RegistryError(f"unknown {_SINGULAR[group]} {name!r} (known: {known})") from None
 
 
 def load(group: Group, name: str) -> object:

@@ -99,3 +99,12 @@ def test_generate_end_to_end_with_the_math_verifier(tmp_path: Path) -> None:
     res = verigen(*args)
     assert res.returncode == 0, res.stderr
     assert (run / "samples.jsonl").read_text() == samples
+
+
+def test_an_unknown_sandbox_is_bad_input_before_anything_is_written(tmp_path: Path, shared_data: Path) -> None:
+    res = verigen("evaluate", "--task", "humaneval", "--data-dir", str(shared_data),
+                  "--sandbox", "no-such-sandbox", "--backend", "fake",
+                  "--model", "echo", "--out", str(tmp_path / "run"))
+    assert res.returncode == 2, res.stderr
+    assert "unknown sandbox 'no-such-sandbox'" in res.stderr
+    assert not (tmp_path / "run").exists()
