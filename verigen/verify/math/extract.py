@@ -26,6 +26,12 @@ _MATH_SEG_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]"
 _NUMBER_RE = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?|-?\$?\.\d+%?")
 _BOLD_RE = re.compile(r"\*\*|__")
 _WORD_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
+_CONCLUSION_RE = re.compile(
+    r"^\W*(?:so|therefore|thus|hence|finally|altogether|overall|in total|in all|"
+    r"that means|this means|which means)\b",
+    re.IGNORECASE,
+)
+_EQUALS_VALUE_RE = re.compile(r"=\s*(-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?)(?![\d.,]*\s*[-+*/^=])")
 # A short final line with no sentence in it is itself the answer ("Evelyn", "x^2+1").
 _SHORT_ANSWER_MAX = 40
 _BARE_MATH_MAX = 300
@@ -120,18 +126,42 @@ def _from_final_line(text: str) -> str | None:
         return None
     last = lines[-1]
     segs = list(_MATH_SEG_RE.finditer(last))
-    if segs:
+    # Two prose words or fewer around the math ("Thus $x=5$."): the math is the answer.
+    if segs and len(_prose_words(_MATH_SEG_RE.sub(" ", last))) <= 2:
         inner = next(g for g in segs[-1].groups() if g is not None)
         return inner.strip() or None
-    bare = _strip_wrappers(last)
-    words = len(_prose_words(bare))
-    if (words <= 1 and len(bare) <= _SHORT_ANSWER_MAX) or (words == 0 and len(bare) <= _BARE_MATH_MAX):
-        return bare or None
-    # "288\pi \text{ cubic units}": a bare answer once unit words are gone.
-    if len(bare) <= _BARE_MATH_MAX and not _prose_words(normalize(bare).text):
-        return bare
-    numbers = _NUMBER_RE.findall(last)
-    return numbers[-1] if numbers else None
+    if not segs:
+        bare = _strip_wrappers(last)
+        words = len(_prose_words(bare))
+        if (words <= 1 and len(bare) <= _SHORT_ANSWER_MAX) or (
+            words == 0 and len(bare) <= _BARE_MATH_MAX
+        ):
+            return bare or None
+        # "288\pi \text{ cubic units}": a bare answer once unit words are gone.
+        if len(bare) <= _BARE_MATH_MAX and not _prose_words(normalize(bare).text):
+            return bare
+    return _from_sentence(last)
+
+
+def _from_sentence(line: str) -> str | None:
+    """The value a concluding prose sentence states, or None when it states none clearly.
+
+    Prose that merely mentions numbers ("the divisors of $284$ sum to $66$ but ...") must
+    not yield an answer: the last number of such a line is a guess, and a guess that
+    happens to equal a number of the problem statement would be a false accept.
+    """
+    values = [
+        next(g for g in m.groups() if g is not None).strip()
+        for m in _MATH_SEG_RE.finditer(line)
+    ] or _NUMBER_RE.findall(line)
+    if not values:
+        return None
+    if _CONCLUSION_RE.match(line):  # "So she keeps 14 apples."
+        return values[-1]
+    equals = _EQUALS_VALUE_RE.findall(_MATH_SEG_RE.sub(lambda m: m.group(0).strip("$"), line))
+    if equals:  # "... 48 + 24 = 72 clips altogether."
+        return equals[-1]
+    return values[0] if len(values) == 1 else None  # "Weng earned $10."
 
 
 def extract_answer(text: str) -> Extraction:
