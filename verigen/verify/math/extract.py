@@ -31,6 +31,7 @@ _CONCLUSION_RE = re.compile(
     r"that means|this means|which means)\b",
     re.IGNORECASE,
 )
+_SENTENCE_END_RE = re.compile(r"[.!](?:\*\*|\$|\)|\s)*$")
 _EQUALS_VALUE_RE = re.compile(r"=\s*(-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?)(?![\d.,]*\s*[-+*/^=])")
 # A short final line with no sentence in it is itself the answer ("Evelyn", "x^2+1").
 _SHORT_ANSWER_MAX = 40
@@ -140,6 +141,9 @@ def _from_final_line(text: str) -> str | None:
         # "288\pi \text{ cubic units}": a bare answer once unit words are gone.
         if len(bare) <= _BARE_MATH_MAX and not _prose_words(normalize(bare).text):
             return bare
+        if words == 0:  # a long run of bare math: its last number (size caps apply later)
+            numbers = _NUMBER_RE.findall(last)
+            return numbers[-1] if numbers else None
     return _from_sentence(last)
 
 
@@ -155,6 +159,9 @@ def _from_sentence(line: str) -> str | None:
         for m in _MATH_SEG_RE.finditer(line)
     ] or _NUMBER_RE.findall(line)
     if not values:
+        return None
+    # A cut-off line ("Multiply this by 240 to") states nothing, whatever numbers it holds.
+    if not (_SENTENCE_END_RE.search(line) or line.rstrip().endswith(values[-1])):
         return None
     if _CONCLUSION_RE.match(line):  # "So she keeps 14 apples."
         return values[-1]
