@@ -293,14 +293,15 @@ def _pick_dtype(requested: str, device: torch.device) -> torch.dtype:
 
 
 def _cpu_threads() -> int:
-    """Every core this process may use, less one for the verifier workers beside it.
+    """Every core this process may use (an explicit OMP_NUM_THREADS is left alone).
 
-    OpenMP threads spin at barriers: when one of them loses its core to another process,
-    every step waits. On 2 busy cores, 2 threads measured 1-7 tok/s against 12-17 tok/s
-    for 1 thread (benchmarks/RESULTS.md, "Transformers sampler").
+    On a quiet 2-core box, 2 threads ran the `make run` job 1.4x faster than 1 (32 s vs
+    44 s, benchmarks/RESULTS.md). Under heavy load from OTHER processes, OpenMP threads
+    that lose their core stall every step (1-7 tok/s against 12-17 for one thread): set
+    OMP_NUM_THREADS=1 on a shared machine.
     """
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count() or 1
-    return max(1, usable - 1)
+    return max(1, usable)
