@@ -1,4 +1,4 @@
-"""pass@k (unbiased), maj@k and outcome counts from a pool of verdicts.
+"""pass@k (unbiased), maj@k (averaged over k-subsets) and outcome counts from a pool of verdicts.
 
 Every problem uses its own n: ERROR samples are excluded from n (and counted apart). A k
 larger than some problem's n is never silently dropped: those problems are reported as
@@ -11,6 +11,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import combinations
 from dataclasses import dataclass, field
 
 from verigen.types import Outcome
@@ -55,6 +56,30 @@ def majority_correct(items: Sequence[ScoredItem]) -> bool | None:
         return None
     winner = max(votes, key=lambda a: (votes[a], -first_seen[a]))
     return accepted[winner]
+
+
+# maj@k averages the vote over k-subsets of a problem's samples: all of them when there
+# are at most this many, else this many drawn with a seeded generator.
+MAJ_SUBSETS = 64
+
+
+def maj_at_k(items: Sequence[ScoredItem], k: int, *, seed: str) -> float | None:
+    """The expected majority-vote correctness over k-subsets of ``items``.
+
+    Like pass@k, this is an estimate of the k-sample quantity from all n samples (maj@1
+    equals the accepted fraction), not the vote of the first k. None when no subset has
+    an extracted answer.
+    """
+    n = len(items)
+    if math.comb(n, k) <= MAJ_SUBSETS:
+        subsets: list[tuple[int, ...]] = list(combinations(range(n), k))
+    else:
+        rng = random.Random(seed)
+        subsets = [tuple(sorted(rng.sample(range(n), k))) for _ in range(MAJ_SUBSETS)]
+    votes = [majority_correct([items[i] for i in subset]) for subset in subsets]
+    if all(v is None for v in votes):
+        return None
+    return sum(1.0 for v in votes if v) / len(votes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,8 +162,7 @@ def compute_metrics(
                 continue
             c = sum(1 for i in items if i.outcome is Outcome.ACCEPTED)
             p_vals.append(pass_at_k(n, c, k))
-            maj = majority_correct(items[:k])
-            m_vals.append(None if maj is None else float(maj))
+            m_vals.append(maj_at_k(items, k, seed=f"{pid}:{k}"))
         missing = len(usable) - len(p_vals)
         with_ci = k == 1 or k == max_n or (k & (k - 1)) == 0
         pass_at.append(_k_metric(k, p_vals, missing, with_ci))

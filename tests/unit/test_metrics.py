@@ -76,3 +76,23 @@ def test_maj_at_k_can_be_left_out() -> None:
     m = compute_metrics({"p": items(A, R, answers=["x", "y"])}, majority=False)
     assert all(k.value is None for k in m.maj_at)
     assert m.pass_at[0].value == pytest.approx(0.5)
+
+
+def test_maj_at_k_averages_over_subsets() -> None:
+    from verigen.metrics import maj_at_k
+
+    its = items(A, R, R, answers=["1", "2", "2"])
+    assert maj_at_k(its, 1, seed="s") == pytest.approx(1 / 3)  # maj@1 is the accepted fraction
+    assert maj_at_k(its, 2, seed="s") == pytest.approx(2 / 3)  # {0,1}, {0,2} tie to the first seen
+    assert maj_at_k(its, 3, seed="s") == pytest.approx(0.0)
+    m = compute_metrics({"p": its})
+    assert m.maj_at[0].value == pytest.approx(m.pass_at[0].value)
+
+
+def test_maj_at_k_samples_subsets_deterministically_for_large_n() -> None:
+    from verigen.metrics import maj_at_k
+
+    its = items(*([A] * 30 + [R] * 30), answers=["1"] * 30 + ["2"] * 30)
+    a = maj_at_k(its, 5, seed="p:5")
+    assert a == maj_at_k(its, 5, seed="p:5")
+    assert a is not None and 0.2 < a < 0.8

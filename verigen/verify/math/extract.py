@@ -154,7 +154,7 @@ def _from_sentence(line: str) -> str | None:
     not yield an answer: the last number of such a line is a guess, and a guess that
     happens to equal a number of the problem statement would be a false accept.
     """
-    values = [
+    values: list[str] = [
         next(g for g in m.groups() if g is not None).strip()
         for m in _MATH_SEG_RE.finditer(line)
     ] or _NUMBER_RE.findall(line)
@@ -165,7 +165,9 @@ def _from_sentence(line: str) -> str | None:
         return None
     if _CONCLUSION_RE.match(line):  # "So she keeps 14 apples."
         return values[-1]
-    equals = _EQUALS_VALUE_RE.findall(_MATH_SEG_RE.sub(lambda m: m.group(0).strip("$"), line))
+    equals: list[str] = _EQUALS_VALUE_RE.findall(
+        _MATH_SEG_RE.sub(lambda m: m.group(0).strip("$"), line)
+    )
     if equals:  # "... 48 + 24 = 72 clips altogether."
         return equals[-1]
     return values[0] if len(values) == 1 else None  # "Weng earned $10."
