@@ -2,7 +2,7 @@
 
 Started inside the sandbox as ``python3 -I -u runner.py``. Talks over its stdin/stdout with
 length-prefixed JSON frames (4-byte big-endian length + UTF-8 JSON); see
-/work/notes/runner_protocol.md. One request at a time: fork a child, give it a private work
+sandboxes/python/PROTOCOL.md. One request at a time: fork a child, give it a private work
 dir, fresh pipes and rlimits, exec ``code`` as ``__main__`` there, enforce the wall clock and
 the output cap, kill and reap every descendant, report.
 
