@@ -47,14 +47,13 @@ class AttachTransport:
     container: ``kill`` removes it."""
 
     def __init__(
-        self, container: Container, sock: object, local: threading.local, reaper: Executor
+        self, container: Container, sock: object, reaper: Executor
     ) -> None:
         self.container = container
         self._reaper = reaper
         self._sock = sock  # keep the SDK object alive: it holds the HTTP response
         # The SDK returns a SocketIO for unix sockets; the socket itself allows timeouts.
         self._raw = cast(_RawSocket, getattr(sock, "_sock", sock))
-        self._local = local
         self._pending = bytearray()  # multiplexed bytes not yet split into frames
         self._stdout = bytearray()
         self._stderr = bytearray()  # last bytes of the runner's own stderr, for diagnostics
@@ -65,7 +64,7 @@ class AttachTransport:
 
     @classmethod
     def start(
-        cls, client: DockerClient, container: Container, local: threading.local, reaper: Executor
+        cls, client: DockerClient, container: Container, reaper: Executor
     ) -> AttachTransport:
         """Attaches to the created (not yet started) ``container``, then starts it."""
         import docker.errors
@@ -78,11 +77,9 @@ class AttachTransport:
         except docker.errors.DockerException as exc:
             _remove(container)
             raise TransportError(f"cannot start sandbox container: {exc}") from exc
-        return cls(container, sock, local, reaper)
+        return cls(container, sock, reaper)
 
     def write(self, data: bytes) -> None:
-        # The sandbox reads which container served the current thread's program from here.
-        self._local.transport = self
         try:
             self._raw.settimeout(_WRITE_TIMEOUT_S)
             self._raw.sendall(data)

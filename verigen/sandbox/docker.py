@@ -243,7 +243,6 @@ class DockerSandbox:
         self.instance = uuid.uuid4().hex
         self._uids = itertools.count(random.randrange(_UID_SPAN))
         self._uid_lock = threading.Lock()
-        self._local = threading.local()
         self._closed = False
         self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verigen-docker-rm")
         if (stale := remove_stale_containers(self._client)) > 0:
@@ -295,7 +294,7 @@ class DockerSandbox:
         except docker.errors.DockerException as exc:
             raise TransportError(f"cannot create a sandbox container: {exc}") from exc
         # Attach before start, so the runner's greeting cannot be missed.
-        return AttachTransport.start(self._client, container, self._local, self._reaper)
+        return AttachTransport.start(self._client, container, self._reaper)
 
     def run(self, request: ExecRequest) -> ExecResult:
         """Runs one program in a warm container."""

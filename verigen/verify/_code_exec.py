@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Literal
@@ -141,6 +141,27 @@ def status_outcome(result: ExecResult) -> tuple[Outcome, str] | None:
         tail = result.stderr.strip().splitlines()[-1:] or [""]
         return Outcome.REJECTED, f"exit code {result.exit_code}: {tail[0][:200]}"
     return None
+
+
+@dataclass(slots=True)
+class RefTimes:
+    """Run time of each problem's reference, measured once per key (thread-safe).
+
+    Two threads may measure the same key at once; both get a valid figure and the first
+    stored one is kept, so no lock is held while a reference runs.
+    """
+
+    _times: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: str, measure: Callable[[], float]) -> float:
+        with self._lock:
+            known = self._times.get(key)
+        if known is None:
+            known = measure()
+            with self._lock:
+                known = self._times.setdefault(key, known)
+        return known
 
 
 @dataclass(slots=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -27,6 +26,7 @@ from verigen.verify._code_compare import loads, stdout_match, value_match
 from verigen.verify._code_exec import (
     HarnessJob,
     LazySandbox,
+    RefTimes,
     RunVerdict,
     extract_code,
     run_harness,
@@ -166,8 +166,7 @@ class CodeVerifier:
     needs_process_isolation: bool = False
     time_limit_s: float = 600.0
     _box: LazySandbox = field(init=False)
-    _ref_time: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ref_times: RefTimes = field(default_factory=RefTimes)
 
     def __post_init__(self) -> None:
         self._box = LazySandbox(self.sandbox)
@@ -214,12 +213,8 @@ class CodeVerifier:
         """The floor, or ``time_factor`` x the reference's run time (measured once)."""
         if not (self.scale_timeouts and suite.reference and suite.kind != "stdio"):
             return suite.timeout_s
-        with self._lock:
-            known = self._ref_time.get(key)
-        if known is None:
-            known = self._reference_wall(suite, suite.reference)
-            with self._lock:
-                self._ref_time[key] = known
+        reference = suite.reference
+        known = self._ref_times.get(key, lambda: self._reference_wall(suite, reference))
         return max(suite.timeout_s, self.time_factor * known)
 
     def _reference_wall(self, suite: TestSuite, reference: str) -> float:

@@ -14,7 +14,6 @@ reference body (measured once per puzzle), ``sat_timeout_s`` for ``sat``.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,14 @@ from verigen.sandbox.base import Sandbox
 from verigen.sandbox.types import Limits
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_compare import loads
-from verigen.verify._code_exec import HarnessJob, LazySandbox, RunVerdict, extract_code, run_harness
+from verigen.verify._code_exec import (
+    HarnessJob,
+    LazySandbox,
+    RefTimes,
+    RunVerdict,
+    extract_code,
+    run_harness,
+)
 from verigen.verify._harness import parse_type, type_ok
 from verigen.verify.code import defines
 
@@ -121,8 +127,7 @@ class PuzzleVerifier:
     needs_process_isolation: bool = False
     time_limit_s: float = 600.0
     _box: LazySandbox = field(init=False)
-    _ref_time: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ref_times: RefTimes = field(default_factory=RefTimes)
 
     def __post_init__(self) -> None:
         self._box = LazySandbox(self.sandbox)
@@ -176,12 +181,10 @@ class PuzzleVerifier:
         reference = puzzle.reference()
         if not (self.scale_timeouts and reference):
             return puzzle.timeout_s
-        with self._lock:
-            known = self._ref_time.get(puzzle.name)
-        if known is None:
+        def measure() -> float:
             run = self._solve(puzzle, reference, max(60.0, 4 * puzzle.timeout_s))
             ok = run.outcome is None and run.report is not None and run.report.passed == 1
-            known = run.wall_s if ok else 0.0
-            with self._lock:
-                self._ref_time[puzzle.name] = known
+            return run.wall_s if ok else 0.0
+
+        known = self._ref_times.get(puzzle.name, measure)
         return max(puzzle.timeout_s, self.time_factor * known)
