@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.verigen-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test venv clean
+.PHONY: run test lint venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Static checks (pinned in the [dev] extra); .ci/run calls this before `make test`.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check verigen tasks tests benchmarks sandboxes
+	$(VENV)/bin/mypy verigen tasks/verigen_tasks
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

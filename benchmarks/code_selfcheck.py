@@ -21,11 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from verigen_tasks.code.p3 import KNOWN_UNVERIFIABLE
+from verigen_tasks.code.selfcheck import check_all
+
 from verigen.errors import UsageError
 from verigen.sandbox.types import ExecRequest, Limits
 from verigen.task import TaskContext, create_task
-from verigen_tasks.code.p3 import KNOWN_UNVERIFIABLE
-from verigen_tasks.code.selfcheck import check_all
 
 REPO = Path(__file__).resolve().parents[1]
 

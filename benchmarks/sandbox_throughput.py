@@ -84,10 +84,10 @@ def _he_unsafe_execute(program: str, timeout: float, result: list[str]) -> None:
 
             signal.setitimer(signal.ITIMER_REAL, timeout)
             with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-                exec(program, {})  # noqa: S102 - the baseline is unsandboxed by design
+                exec(program, {})
             signal.setitimer(signal.ITIMER_REAL, 0)
             result.append("passed")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             result.append(f"failed: {exc!r}")
         __import__("shutil").rmtree, os.rmdir, os.chdir = rmtree, rmdir, chdir
 
@@ -247,7 +247,7 @@ def main() -> int:
                     continue  # (d) costs about a second a program: one round is enough
                 try:
                     seconds, oks[name] = harness(programs, args.workers)
-                except Exception as exc:  # noqa: BLE001 - one broken harness must not end the run
+                except Exception as exc:
                     console.print(f"{name}: failed: {exc!r}")
                     continue
                 rates[name].append(len(programs) / seconds)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -59,33 +59,33 @@ def tasks_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.
 
 # Options shared by generate and evaluate -------------------------------------------------
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML run config.")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: section.key=value.")]
-TaskOpt = Annotated[Optional[str], typer.Option("--task", "-t", help="Task name (see `verigen tasks list`).")]
-TaskArgOpt = Annotated[Optional[list[str]], typer.Option("--task-arg", help="Task argument KEY=VALUE.")]
-SplitOpt = Annotated[Optional[str], typer.Option("--split", help="Problem split.")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Problem seed.")]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", "-l", help="At most this many problems.")]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="'default', a local model folder, or a hub id.")]
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", "-b", help="Sampler backend: transformers, fake, ...")]
-NOpt = Annotated[Optional[int], typer.Option("-n", help="Samples per problem.")]
-TempOpt = Annotated[Optional[float], typer.Option("--temperature")]
-TopPOpt = Annotated[Optional[float], typer.Option("--top-p")]
-MaxTokOpt = Annotated[Optional[int], typer.Option("--max-tokens")]
-StopOpt = Annotated[Optional[list[str]], typer.Option("--stop", help="Stop string (repeatable).")]
-BatchOpt = Annotated[Optional[int], typer.Option("--batch-size")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")]
-DataOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")]
-SandboxOpt = Annotated[Optional[str], typer.Option("--sandbox", help="auto, bwrap or docker.")]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Verifier workers.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")]
+TaskOpt = Annotated[str | None, typer.Option("--task", "-t", help="Task name (see `verigen tasks list`).")]
+TaskArgOpt = Annotated[list[str] | None, typer.Option("--task-arg", help="Task argument KEY=VALUE.")]
+SplitOpt = Annotated[str | None, typer.Option("--split", help="Problem split.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Problem seed.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-l", help="At most this many problems.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="'default', a local model folder, or a hub id.")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="Sampler backend: transformers, fake, ...")]
+NOpt = Annotated[int | None, typer.Option("-n", help="Samples per problem.")]
+TempOpt = Annotated[float | None, typer.Option("--temperature")]
+TopPOpt = Annotated[float | None, typer.Option("--top-p")]
+MaxTokOpt = Annotated[int | None, typer.Option("--max-tokens")]
+StopOpt = Annotated[list[str] | None, typer.Option("--stop", help="Stop string (repeatable).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")]
+SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap or docker.")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
 
 
 def _section(**values: object) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _run(mode: str, config_file: Optional[Path], sets: Optional[list[str]], **opts: object) -> None:
+def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: object) -> None:
     from verigen.config import build_config
 
     base: dict[str, object] = {"mode": mode}
@@ -148,10 +148,10 @@ app.command("evaluate")(_run_command(
 
 @check_app.command("math")
 def check_math(
-    reference: Annotated[Optional[str], typer.Option("--reference", "-r", help="Gold answer.")] = None,
-    answer: Annotated[Optional[str], typer.Option("--answer", "-a", help="Candidate text or answer.")] = None,
-    input_file: Annotated[Optional[Path], typer.Option("--input", "-i", help="JSONL with reference and answer.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output JSONL (default: stdout).")] = None,
+    reference: Annotated[str | None, typer.Option("--reference", "-r", help="Gold answer.")] = None,
+    answer: Annotated[str | None, typer.Option("--answer", "-a", help="Candidate text or answer.")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", "-i", help="JSONL with reference and answer.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output JSONL (default: stdout).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 2,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.01)] = 5.0,
@@ -175,8 +175,8 @@ def check_math(
 def check_problem(
     task: Annotated[str, typer.Option("--task", "-t")],
     problem: Annotated[str, typer.Option("--problem", "-p", help="Problem id.")],
-    answer: Annotated[Optional[str], typer.Option("--answer", "-a")] = None,
-    answer_file: Annotated[Optional[Path], typer.Option("--answer-file", "-f")] = None,
+    answer: Annotated[str | None, typer.Option("--answer", "-a")] = None,
+    answer_file: Annotated[Path | None, typer.Option("--answer-file", "-f")] = None,
     task_arg: TaskArgOpt = None,
     split: SplitOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -57,7 +57,7 @@ def _summary(result: ExecResult) -> None:
 @app.command("exec")
 def exec_(
     file: Annotated[Path, typer.Argument(help="Python program to run.")],
-    stdin: Annotated[Optional[Path], typer.Option("--stdin", help="File fed to its stdin.")] = None,
+    stdin: Annotated[Path | None, typer.Option("--stdin", help="File fed to its stdin.")] = None,
     backend: BackendOpt = "auto",
     timeout: Annotated[float, typer.Option("--timeout", help="Wall-clock limit, seconds.")] = 10.0,
     memory_mb: Annotated[int, typer.Option("--memory-mb", help="Memory limit, MiB.")] = 1024,
@@ -105,8 +105,8 @@ def check(backend: BackendOpt = "auto") -> None:
 
 @app.command("build")
 def build(
-    mirror: Annotated[Optional[str], typer.Option("--mirror", help="Debian/PyPI mirror URL.")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="Image tag.")] = None,
+    mirror: Annotated[str | None, typer.Option("--mirror", help="Debian/PyPI mirror URL.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Image tag.")] = None,
 ) -> None:
     """Build the docker sandbox image (sandboxes/python)."""
     with _usage_errors():

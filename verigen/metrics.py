@@ -11,8 +11,8 @@ import math
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from verigen.types import Outcome
 

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,7 +165,7 @@ def execute(p: Plan, progress: ProgressSink | None = None, sampler: Sampler | No
         raise ValueError("execute() needs a plan from plan(), which fixes the output dir")
     rundir = RunDir(cfg.output.out, cfg)
     rundir.open()
-    started = datetime.now(timezone.utc).isoformat()
+    started = datetime.now(UTC).isoformat()
     problem_rows = [_problem_row(p.task, pr) for pr in p.problems]
     write_jsonl_atomic(rundir.path / "problems.jsonl", problem_rows)
     by_id = {pr.id: pr for pr in p.problems}
@@ -304,7 +304,7 @@ def finalize(
             "problems": len(p.problems),
             "samples": len(records),
             "started": started,
-            "finished": datetime.now(timezone.utc).isoformat(),
+            "finished": datetime.now(UTC).isoformat(),
         },
     )
     atomic_write(rundir.path / "report.md", render_report(summary))

@@ -78,7 +78,7 @@ class Task(abc.ABC, Generic[R]):
         """The inverse of ``encode_reference``."""
 
     def encode_reference(self, reference: R) -> JSONValue:
-        to_json = getattr(reference, "to_json")
+        to_json = getattr(reference, "to_json")  # noqa: B009 - R is unbounded: mypy needs getattr
         return cast(JSONValue, to_json())
 
     def messages(self, problem: Problem[R]) -> tuple[ChatMessage, ...]:

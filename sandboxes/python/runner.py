@@ -123,7 +123,7 @@ def _make_stdio() -> tuple:
     os.dup2(w, 1)
     os.dup2(w, 2)
     stdio = (
-        open(0, "r", encoding="utf-8", closefd=False),
+        open(0, encoding="utf-8", closefd=False),
         open(1, "w", encoding="utf-8", closefd=False),
         open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1),
     )
@@ -157,7 +157,7 @@ def _child(req: dict, work: str, fds: tuple[int, int, int, int]) -> None:
         sys.argv = ["main.py", *req.get("argv", [])]
         sys.path[:0] = [work]
         code = _exec_program(req["code"])
-    except BaseException:  # noqa: BLE001 - a setup failure: no _STARTED_MARK was written
+    except BaseException:
         code = 125
     finally:
         os._exit(code)
@@ -172,14 +172,14 @@ def _exec_program(source: str) -> int:
     code = 0
     os.write(3, _STARTED_MARK)
     try:
-        exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
     except SystemExit as exc:
         code = _exit_code(exc)
     except MemoryError:
         os.write(3, _MEMORY_MARK)
         _print_exc()
         code = 1
-    except BaseException:  # noqa: BLE001 - the program's own exception, as python prints it
+    except BaseException:
         _print_exc()
         code = 1
     try:  # what a normal interpreter does at exit
@@ -189,12 +189,12 @@ def _exec_program(source: str) -> int:
         atexit._run_exitfuncs()
     except SystemExit as exc:
         code = _exit_code(exc)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except BaseException:  # noqa: BLE001 - closed or broken pipe
+        except BaseException:
             pass
     return code
 
@@ -205,7 +205,7 @@ def _warm_up() -> None:
     its run. Our own code only; nothing of it is visible to a program."""
     namespace: dict = {"__name__": "__warm__"}
     source = "def f(x):\n    return [x * i for i in range(3)]\n\nf(2)\n"
-    exec(compile(source, "<warm-up>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, "<warm-up>", "exec"), namespace)
     types.ModuleType("__warm__")
     os.path.abspath("main.py")
     try:
@@ -227,7 +227,7 @@ def _exit_code(exc: SystemExit) -> int:
         return exc.code & 0xFF
     try:
         print(exc.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         pass
     return 1
 
@@ -575,7 +575,7 @@ _RECYCLE_AFTER = frozenset({"timeout", "memory", "output_limit"})
 def _serve(req: dict, wipe: list[str]) -> dict:
     try:
         resp = handle(req)
-    except Exception as exc:  # noqa: BLE001 - reported, never a verdict
+    except Exception as exc:
         resp = {"status": "sandbox_error", "exit_code": None, "stdout_b64": "",
                 "stderr_b64": "", "wall_s": 0.0, "detail": f"runner: {exc!r}",
                 "clean": _kill_everything(None)}

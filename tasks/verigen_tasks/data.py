@@ -60,7 +60,7 @@ def field_str(path: Path, lineno: int, row: dict[str, JSONValue], key: str) -> s
 def load_hub(task: str, name: str, config: str | None, split: str) -> list[dict[str, JSONValue]]:
     """Rows of a hub data set (needs network and the ``datasets`` package)."""
     try:
-        import datasets  # noqa: PLC0415 - heavy, optional
+        import datasets
     except ImportError:
         raise UsageError(
             f"task {task!r}: no local data (set --data-dir or VERIGEN_DATA_DIR) and the "
@@ -68,6 +68,6 @@ def load_hub(task: str, name: str, config: str | None, split: str) -> list[dict[
         ) from None
     try:
         ds = datasets.load_dataset(name, config, split=split)
-    except Exception as exc:  # noqa: BLE001 - any hub failure is a usage problem here
+    except Exception as exc:
         raise UsageError(f"task {task!r}: could not load {name!r} from the hub: {exc}") from None
     return [dict(row) for row in ds]

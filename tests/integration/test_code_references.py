@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from verigen_tasks.code.p3 import KNOWN_UNVERIFIABLE
+from verigen_tasks.code.selfcheck import SelfCheck, check_all
 
 from tests.conftest import skip_or_fail
 from verigen.task import Task, TaskContext, create_task
 from verigen.types import Problem
-from verigen_tasks.code.p3 import KNOWN_UNVERIFIABLE
-from verigen_tasks.code.selfcheck import SelfCheck, check_all
 
 BACKENDS = [pytest.param("bwrap", marks=pytest.mark.bwrap), pytest.param("docker", marks=pytest.mark.docker)]
 

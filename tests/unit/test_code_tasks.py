@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from verigen_tasks.code._common import Row
+from verigen_tasks.code.apps import parse_cases
+from verigen_tasks.code.mbpp import entry_point
+from verigen_tasks.code.selfcheck import references, trivial_answers
 
 from verigen.errors import UsageError
 from verigen.task import TaskContext, create_task, list_tasks
 from verigen.verify.code import CodeVerifier, TestSuite
 from verigen.verify.puzzle import Puzzle, PuzzleVerifier
-from verigen_tasks.code.apps import parse_cases
-from verigen_tasks.code._common import Row
-from verigen_tasks.code.mbpp import entry_point
-from verigen_tasks.code.selfcheck import references, trivial_answers
 
 CODE_TASKS = ("humaneval", "mbpp", "apps", "p3")
 

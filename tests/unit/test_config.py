@@ -39,7 +39,7 @@ def test_toml_file_unknown_keys_and_bad_toml(tmp_path: Path) -> None:
     assert cfg.task.name == "gsm8k" and cfg.sampling.n == 3
     bad = tmp_path / "bad.toml"
     bad.write_text("[sampling]\nnn = 2\n")
-    with pytest.raises(UsageError, match="unknown config key 'sampling.nn'"):
+    with pytest.raises(UsageError, match=r"unknown config key 'sampling.nn'"):
         build_config(file=bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("[sampling\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def load_cases() -> tuple[Case, ...]:
     return tuple(cases)
 
 
-@lru_cache(maxsize=None)
+@cache
 def outcome_of(case: Case) -> Outcome:
     return check(gold=case.reference, pred_text=case.answer).outcome
 

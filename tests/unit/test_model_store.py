@@ -74,7 +74,7 @@ def test_embedded_package_without_gguf_file(monkeypatch: pytest.MonkeyPatch, tmp
     assert spec is not None
     spec.submodule_search_locations = [str(tmp_path)]
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
-    with pytest.raises(UsageError, match="has no SmolLM2-135M-Instruct.Q4_1.gguf"):
+    with pytest.raises(UsageError, match=r"has no SmolLM2-135M-Instruct.Q4_1.gguf"):
         ms.resolve_model("default")
 
 

@@ -78,7 +78,7 @@ def test_a_different_config_never_touches_an_existing_run(tmp_path: Path) -> Non
     execute(plan(cfg, task), sampler=sampler)
     before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
     cfg2, _, _ = make(tmp_path, {"*": ["0"]}, "sampling.temperature=0.1")
-    with pytest.raises(UsageError, match="another config .*temperature"):
+    with pytest.raises(UsageError, match=r"another config .*temperature"):
         plan(cfg2, task)
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
 

@@ -31,7 +31,7 @@ def test_auto_falls_back_to_bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_backend_is_a_usage_error_never_unsandboxed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(select, "docker_unavailable_reason", lambda: "no daemon")
     monkeypatch.setattr(select, "bwrap_unavailable_reason", lambda: "no bwrap")
-    with pytest.raises(UsageError, match="apt-get install bubblewrap.*no daemon|no daemon.*apt-get"):
+    with pytest.raises(UsageError, match=r"apt-get install bubblewrap.*no daemon|no daemon.*apt-get"):
         select.open_sandbox("auto")
 
 

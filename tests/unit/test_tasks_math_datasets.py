@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from verigen_tasks.math._latex import last_boxed, unbox
 
 from verigen.errors import UsageError
 from verigen.task import Task, TaskContext, create_task
 from verigen.types import Problem
-from verigen_tasks.math._latex import last_boxed, unbox
 
 
 def _task(name: str, data: Path, **args: object) -> Task[object]:
@@ -148,7 +148,7 @@ def test_math_row_without_boxed_answer_raises(tmp_path: Path) -> None:
 
 def test_math_train_needs_math500_to_hold_it_out(tmp_path: Path) -> None:
     _write(tmp_path / "math" / "test.jsonl", [])
-    with pytest.raises(UsageError, match="math500/test.jsonl"):
+    with pytest.raises(UsageError, match=r"math500/test.jsonl"):
         _problems(_task("math", tmp_path), "train")
 
 

@@ -12,13 +12,13 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from verigen_tasks.math._common import evaluate, latex_value, plain_gold_value
+from verigen_tasks.math._procedural import Item, ProceduralMathTask, Step
 
 from verigen.errors import InfrastructureError, UsageError
 from verigen.task import Task, TaskContext, create_task, list_tasks
 from verigen.types import Problem
 from verigen.verify.math.answer import MathAnswer
-from verigen_tasks.math._common import evaluate, latex_value, plain_gold_value
-from verigen_tasks.math._procedural import Item, ProceduralMathTask, Step
 
 GENERATORS = ("arithmetic", "fractions", "linear_equations", "word_problems")
 CTX = TaskContext()

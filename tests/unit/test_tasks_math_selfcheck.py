@@ -6,11 +6,11 @@ import itertools
 from pathlib import Path
 
 import pytest
+from verigen_tasks.math.selfcheck import SelfCheck, check_task, main, self_check, wrong_answers
 
 from verigen.task import TaskContext, create_task
 from verigen.types import Outcome, Problem
 from verigen.verify.math.answer import MathAnswer
-from verigen_tasks.math.selfcheck import SelfCheck, check_task, main, self_check, wrong_answers
 
 GENERATORS = ("arithmetic", "fractions", "linear_equations", "word_problems")
 

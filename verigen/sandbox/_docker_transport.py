@@ -12,7 +12,6 @@ unchanged (the detach-key escape applies to TTY sessions only).
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from concurrent.futures import Executor
@@ -118,7 +117,7 @@ class AttachTransport:
         try:
             self._raw.settimeout(left)
             chunk = self._raw.recv(1 << 16)
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise TransportError("runner did not answer before the deadline") from exc
         except OSError as exc:
             raise TransportError(f"attach socket failed: {exc}") from exc

@@ -113,7 +113,7 @@ def docker_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
     try:
         try:
             client.ping()
-        except Exception as exc:  # noqa: BLE001 - requests/urllib3 errors of every kind
+        except Exception as exc:
             return f"no Docker daemon answers at {client.api.base_url}: {exc}"
         try:
             labels = client.images.get(image).labels or {}

@@ -180,7 +180,7 @@ class LazySandbox:
         with self._lock:
             if self._sandbox is None:
                 if isinstance(self.backend, str):
-                    from verigen.sandbox.select import open_sandbox  # noqa: PLC0415 - lazy
+                    from verigen.sandbox.select import open_sandbox
 
                     self._sandbox = open_sandbox(backend=self.backend, workers=self.workers)
                 else:

@@ -79,7 +79,7 @@ _DEFAULT_MODULES = ("sys", "math", "re", "collections", "itertools", "functools"
                     "bisect", "operator", "random", "typing", "copy", "json", "json.encoder",
                     "json.decoder", "json.scanner", "statistics", "fractions", "decimal", "cmath")
 _THREAD_GATE = [False]
-_WORKER_STACK = 64 << 20  # deep recursion in candidates (APPS/P3 raise the recursion limit)  # open only while the main thread starts a candidate call
+_WORKER_STACK = 64 << 20  # deep recursion in candidates (APPS/P3 raise the recursion limit)
 # Captured now, before any candidate code exists: the main thread never looks them up again.
 _SAFE = dict(builtins.__dict__)
 _count, _start_thread, _stack_size = _thread._count, _thread.start_new_thread, _thread.stack_size
@@ -197,7 +197,7 @@ def _read_nonce() -> str:
     os.dup2(fd, 0)  # the old stdin (with the nonce in it) is gone now
     os.close(fd)
     os.unlink(path)
-    sys.stdin = open(0, "r", closefd=False)
+    sys.stdin = open(0, closefd=False)
     return raw.decode("ascii", "replace").strip()
 
 
@@ -222,7 +222,7 @@ def _test_modules(sources: list[str]) -> dict[str, types.ModuleType]:
         try:
             __import__(name)
             mods[name] = sys.modules[name]
-        except BaseException:  # noqa: BLE001 - a broken import fails later, in the test
+        except BaseException:
             pass
     return mods
 
@@ -269,10 +269,10 @@ class Foul(BaseException):
 def _worker_call(fn: object, args: tuple[object, ...], kwargs: dict[str, object], outbox: object) -> None:
     try:
         result = (0, fn(*args, **kwargs))  # type: ignore[operator]
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         try:
             text = type(exc).__name__ + ": " + str(exc)[:200]
-        except BaseException:  # noqa: BLE001 - a hostile __str__
+        except BaseException:
             text = "exception"
         result = (1, text if type(text) is str else "exception")
     outbox.put(result)  # type: ignore[attr-defined]
@@ -446,14 +446,14 @@ def _mode_tests(job: dict[str, object], box: _Boundary, names: dict[str, object]
         setup = str(job.get("setup") or "")
         if setup:
             exec(compile(setup, "setup.py", "exec", dont_inherit=True, optimize=0), ns)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         return 0, None, _why("setup", exc)
     passed = 0
     test: str
     for i, test in enumerate(job["tests"]):  # type: ignore[arg-type]
         try:
             exec(compile(test, f"test_{i}.py", "exec", dont_inherit=True, optimize=0), ns)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             return passed, None, _why(f"test {i}", exc)
         passed += 1
     return passed, None, ""
@@ -474,7 +474,7 @@ def _mode_calls(job: dict[str, object], box: _Boundary, names: dict[str, object]
                 result = box.call(names[name], *argv)
             else:
                 return 0, None, f"the candidate does not define {name}()"
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             return i, None, _why(f"case {i}", exc)
         if not is_plain(result, json_only=True):
             return i, None, f"case {i}: the result is not plain JSON data"
@@ -492,7 +492,7 @@ def _mode_sol(job: dict[str, object], box: _Boundary, names: dict[str, object]) 
         if not type_ok(answer, spec):
             return 0, None, f"answer is not of type {job['ans_type']}"
         return 1, answer, ""
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         return 0, None, _why("sol", exc)
 
 
@@ -503,7 +503,7 @@ def _mode_sat(job: dict[str, object]) -> tuple[int, object, str]:
         exec("from typing import *\n" + str(job["sat"]), ns)
         answer = json.loads(str(job["answer"]))
         result = ns["sat"](answer)  # type: ignore[operator]
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         return 0, None, _why("sat", exc)
     return (1, None, "") if result is True else (0, None, f"sat returned {type(result).__name__}")
 
@@ -514,7 +514,7 @@ def _why(where: str, exc: BaseException) -> str:
         return f"{where}: {type(exc).__name__}: {exc.args[0] if exc.args else ''}"
     try:
         return f"{where}: {type(exc).__name__}: {str(exc)[:200]}"
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         return f"{where}: exception"
 
 
@@ -535,7 +535,7 @@ def _prepare() -> tuple[str, int, dict[str, object], dict[str, types.ModuleType]
         gc.collect()
         gc.disable()  # a collection on this thread could run a candidate __del__ here
         sys.addaudithook(_audit_hook)
-    except BaseException:  # noqa: BLE001 - nothing of the candidate ran yet: our fault
+    except BaseException:
         os._exit(HARNESS_FAULT)
     return nonce, out_fd, job, mods, pairs
 
@@ -548,7 +548,7 @@ def _run_job(job: dict[str, object], mods: dict[str, types.ModuleType], box: _Bo
     box.keep.append(cand)
     try:
         box.call(box.exec_fn, str(job["candidate"]), cand)
-    except BaseException as exc:  # noqa: BLE001 - SystemExit & co. are failures too
+    except BaseException as exc:
         return 0, None, _why("candidate", exc)
     names = _candidate_names(cand)
     box.keep.append(names)
@@ -558,7 +558,7 @@ def _run_job(job: dict[str, object], mods: dict[str, types.ModuleType], box: _Bo
         if mode == "calls":
             return _mode_calls(job, box, names)
         return _mode_sol(job, box, names)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         return 0, None, _why("harness", exc)
 
 
@@ -572,7 +572,7 @@ def _main() -> None:
         if box.foul or not _untouched(pairs):
             passed, payload, why = 0, None, box.foul or "the candidate replaced a builtin"
         text = dumps(why) + "\t" + dumps(payload)
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         passed, text = 0, '"result not serializable"\tnull'
     line = "\n%s%s:%d\t%s\n" % (RESULT_PREFIX, nonce, passed, text)
     data = line.encode("utf-8", "replace")

@@ -65,7 +65,7 @@ def _worker_main(conn: Connection, verifier: Verifier) -> None:
         problem, text = job
         try:
             verdict = verifier.verify(problem, text)
-        except BaseException as exc:  # noqa: BLE001 - any fault of the verifier is ERROR
+        except BaseException as exc:
             verdict = Verdict(
                 outcome=Outcome.ERROR,
                 detail=f"verifier raised {type(exc).__name__}: {exc}"[:500],
@@ -186,7 +186,7 @@ class ProcessVerifyPool:
                 continue
             try:
                 worker, verdict = self._run_one(worker, problem, text)
-            except BaseException as exc:  # noqa: BLE001 - the pool itself failed
+            except BaseException as exc:
                 verdict = self._verdict(Outcome.ERROR, f"verify pool fault: {exc}")
             fut.set_result(verdict)
         if worker is not None:
@@ -212,7 +212,7 @@ class ThreadVerifyPool:
     def _guarded(self, problem: Problem[Any], text: str) -> Verdict:
         try:
             return self.verifier.verify(problem, text)
-        except Exception as exc:  # noqa: BLE001 - a verifier fault is ERROR, not a verdict
+        except Exception as exc:
             return Verdict(
                 outcome=Outcome.ERROR,
                 detail=f"verifier raised {type(exc).__name__}: {exc}"[:500],

@@ -30,7 +30,7 @@ class HumanEval(CodeTask):
         rows = rows_or_hub(self, ("humaneval/HumanEval.jsonl.gz", "humaneval/HumanEval.jsonl"),
                            ("openai/openai_humaneval", None, "test"))
         for row in rows:
-            get: Callable[[str], str] = lambda key: field_str(row.path, row.line, row.data, key)  # noqa: E731
+            get: Callable[[str], str] = lambda key, row=row: field_str(row.path, row.line, row.data, key)  # type: ignore[misc]  # noqa: E731
             prompt, entry = get("prompt"), get("entry_point")
             suite = TestSuite(
                 kind="function",

@@ -20,7 +20,6 @@ from verigen.verify.puzzle import Puzzle, PuzzleVerifier
 from verigen_tasks.code._common import FENCE_INSTRUCTION, fenced
 from verigen_tasks.data import read_json, require_local
 
-
 # Reference bodies that cannot be verified within the sandbox limits, with the reason.
 KNOWN_UNVERIFIABLE = {
     "ExponentialCoinMoves:0": "the answer (coin states with integers of thousands of digits) "

@@ -44,7 +44,7 @@ def _step(text: str, expr: str, value: int) -> Step:
 
 
 def _change(rng: random.Random, who: _Person) -> Item:
-    (one, many), (one2, many2) = rng.sample(_GOODS, 2)
+    (_one, many), (_one2, many2) = rng.sample(_GOODS, 2)
     a, p, b, q = rng.randint(2, 9), rng.randint(2, 15), rng.randint(2, 9), rng.randint(2, 15)
     total = a * p + b * q
     bill = next(x for x in (20, 50, 100, 200, 500) if x > total)  # total <= 270

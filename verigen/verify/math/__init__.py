@@ -11,7 +11,7 @@ from verigen.verify.math.verifier import MathVerifier, check
 
 def compare(*, gold: str, pred: str) -> bool:
     """True when the answer ``pred`` is equivalent to ``gold`` (see ``compare.py``)."""
-    from verigen.verify.math.compare import compare as _compare  # noqa: PLC0415
+    from verigen.verify.math.compare import compare as _compare
 
     return _compare(gold=gold, pred=pred)
 

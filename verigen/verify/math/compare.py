@@ -135,7 +135,7 @@ def judge(*, gold: str, pred: str) -> Judgement:
         return fast
     if re.sub(r"\s+", "", g_norm.text) == re.sub(r"\s+", "", p_norm.text):
         return Judgement(equal=True, reason="same text")
-    from verigen.verify.math.parse import parse_math  # noqa: PLC0415 - imports SymPy
+    from verigen.verify.math.parse import parse_math
 
     try:
         g_parsed = parse_math(g_norm.text)
@@ -148,13 +148,13 @@ def judge(*, gold: str, pred: str) -> Judgement:
 
 
 def _compare_parsed(g_norm: Normalized, p_norm: Normalized, gold: Parsed, pred: Parsed) -> Judgement:
-    from verigen.verify.math.structures import values_equal  # noqa: PLC0415 - imports SymPy
+    from verigen.verify.math.structures import values_equal
 
     if values_equal(gold=gold.value, pred=pred.value, gold_places=gold.decimal_places,
                     pred_places=pred.decimal_places):
         return Judgement(equal=True, reason="equivalent")
     if p_norm.percent and not g_norm.percent:
-        import sympy  # noqa: PLC0415
+        import sympy
 
         if isinstance(pred.value, sympy.Expr) and values_equal(
             gold=gold.value, pred=pred.value / 100, gold_places=gold.decimal_places,

@@ -340,7 +340,7 @@ def _magnitude(sp: Any, value: Any) -> float:
 
 def parse_math(text: str) -> Parsed:
     """Parse a normalized answer; raises ``ParseError`` (or ``TooLarge``) when it cannot."""
-    import sympy  # noqa: PLC0415 - heavy, and only needed past the fast path
+    import sympy
 
     parser = _Parser(tokenize(text), sympy)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from typing import cast
+
 import sympy as sp
 
 from verigen.verify.math.values import (
@@ -153,7 +154,7 @@ def scalars_equal(*, gold: sp.Expr, pred: sp.Expr, gold_places: int, pred_places
 
 
 def _rationals_equal(gold: sp.Rational, pred: sp.Rational, gold_places: int, pred_places: int) -> bool:
-    from verigen.verify.math.compare import decimal_matches  # noqa: PLC0415 - shared policy
+    from verigen.verify.math.compare import decimal_matches
 
     if (gold_places > 0) == (pred_places > 0):
         return False  # both exact or both decimals: equality already failed
@@ -201,7 +202,7 @@ def _constants_equal(gold: sp.Expr, pred: sp.Expr, gold_places: int, pred_places
     if (pred_places > 0) == (gold_places > 0) or not (g.is_real and p.is_real):
         return False
     # A decimal against an exact irrational value: the rounding policy of compare.py.
-    from verigen.verify.math.compare import decimal_matches  # noqa: PLC0415 - shared policy
+    from verigen.verify.math.compare import decimal_matches
 
     dec, exact = (p, g) if pred_places > 0 else (g, p)
     return decimal_matches(decimal=_float_fraction(dec), places=max(gold_places, pred_places),

@@ -36,12 +36,12 @@ def check(*, gold: str, pred_text: str) -> Verdict:
             return _verdict(Outcome.NO_ANSWER, None, "no answer found")
         if extraction.hedged:
             return _verdict(Outcome.REJECTED, answer, "hedged: several different boxed answers")
-        from verigen.verify.math.compare import judge  # noqa: PLC0415 - keeps SymPy lazy
+        from verigen.verify.math.compare import judge
 
         result = judge(gold=gold, pred=answer)
     except RecursionError:
         return _verdict(Outcome.REJECTED, answer, "unparseable: nesting too deep")
-    except Exception as exc:  # noqa: BLE001 - a verifier fault is ERROR, never a verdict
+    except Exception as exc:
         log.warning("math verifier failed on gold %r: %s", gold[:80], exc, exc_info=True)
         return _verdict(Outcome.ERROR, answer, f"verifier error: {type(exc).__name__}: {exc}"[:300])
     outcome = Outcome.ACCEPTED if result.equal else Outcome.REJECTED
