@@ -1,9 +1,11 @@
 """Code verifiers: function tests (HumanEval, MBPP), stdin/stdout and call-based tests (APPS).
 
 Every candidate runs inside a sandbox (``verigen.sandbox``) opened lazily from a backend
-name. Function tests and call-based tests run through the nonce harness
-(``verigen.verify._harness``): a pass needs the harness's own report that every test ran
-and passed. Stdin/stdout programs run once per test case as a plain ``__main__`` script;
+name. Function tests and call-based tests run through the two-process harness
+(sandboxes/python/harness.py): the tests run in a trusted process that never executes
+candidate code, the candidate in a peer process called over a pipe with plain data, and a
+pass needs the trusted side's report that every test ran and passed. Stdin/stdout programs
+run once per test case as a plain ``__main__`` script;
 the host compares each case's stdout with the expected output (whitespace-tolerant,
 floats within 1e-6), so a program passes only by printing the right answers.
 

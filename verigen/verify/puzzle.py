@@ -30,7 +30,6 @@ from verigen.verify._code_exec import (
     extract_code,
     run_harness,
 )
-from verigen.verify._harness import parse_type, type_ok
 from verigen.verify.code import defines
 
 __all__ = ["Puzzle", "PuzzleVerifier", "answer_type_ok"]
@@ -96,9 +95,48 @@ class Puzzle:
             raise UsageError(f"bad Puzzle JSON: {exc!r}") from None
 
 
+TypeSpec = type | tuple[object, ...]
+
+
+def parse_type(spec: str) -> TypeSpec:
+    """``"List[List[int]]"`` -> ``("list", ("list", int))``; unknown names raise ValueError.
+
+    The in-sandbox harness checks the answer with its own copy of this rule; the host
+    checks again after the JSON round trip (the sandbox side must stay stdlib-only)."""
+    spec = spec.replace(" ", "")
+    simple: dict[str, type] = {"int": int, "str": str, "float": float, "bool": bool}
+    if spec in simple:
+        return simple[spec]
+    if spec.startswith("List[") and spec.endswith("]"):
+        return ("list", parse_type(spec[5:-1]))
+    if spec.startswith("Dict[") and spec.endswith("]"):
+        inner, depth = spec[5:-1], 0
+        for i, ch in enumerate(inner):
+            depth += (ch == "[") - (ch == "]")
+            if ch == "," and depth == 0:
+                return ("dict", parse_type(inner[:i]), parse_type(inner[i + 1 :]))
+    raise ValueError(f"unsupported answer type {spec!r}")
+
+
 def answer_type_ok(*, ans_type: str, answer: object) -> bool:
-    """Exact recursive type check of a (JSON-decoded) answer against ``ans_type``."""
-    return type_ok(answer, parse_type(ans_type))
+    """Exact recursive type check of a (JSON-decoded) answer against ``ans_type``:
+    ``type(x) is T`` all the way down (``True`` is not an ``int``)."""
+    stack: list[tuple[object, TypeSpec]] = [(answer, parse_type(ans_type))]
+    while stack:
+        val, sp = stack.pop()
+        if isinstance(sp, tuple):
+            if sp[0] == "list":
+                if type(val) is not list:
+                    return False
+                stack.extend((v, sp[1]) for v in val)  # type: ignore[misc]
+            else:
+                if type(val) is not dict:
+                    return False
+                stack.extend((k, sp[1]) for k in val)  # type: ignore[misc]
+                stack.extend((v, sp[2]) for v in val.values())  # type: ignore[misc]
+        elif type(val) is not sp:
+            return False
+    return True
 
 
 ANSWER_MAX_BYTES = 64 << 20  # some P3 answers are megabytes (6,968 Fibonacci numbers)
