@@ -49,7 +49,7 @@ import types
 
 MAX_FRAME = 256 << 20  # one message either way; the runner's memory limit bounds it too
 _SMALL_INT = 1 << 62
-_STACK = 256 << 20  # deep recursion in candidates (APPS/P3 raise the recursion limit)
+_STACK = 64 << 20  # deep recursion in candidates (APPS/P3 raise the recursion limit)
 _BUILTIN_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bytearray, bool, list, tuple,
                                           set, frozenset, dict, type(None), object)}
 _SEQ_TAGS = {tuple: "tuple", set: "set", frozenset: "frozenset", collections.deque: "deque"}
@@ -324,8 +324,12 @@ def peer_main() -> None:
         finally:
             done.release()
 
-    _thread.stack_size(_STACK)
-    _thread.start_new_thread(run, ())
+    try:
+        _thread.stack_size(_STACK)
+        _thread.start_new_thread(run, ())
+    except (RuntimeError, MemoryError, ValueError):  # a small memory limit: the default stack
+        _thread.stack_size(0)
+        _thread.start_new_thread(run, ())
     done.acquire()
     os._exit(0)
 

@@ -222,6 +222,7 @@ class BwrapSandbox:
         if bwrap is None:  # for the type checker; the probe above found it
             raise UsageError("bwrap sandbox unavailable: bwrap vanished")
         size = workers if workers is not None else (os.cpu_count() or 1)
+        self.workers = size
         # One long-lived thread starts every bwrap (see spawn_bwrap_runner).
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bwrap-spawn")
         self._pool = RunnerPool(

@@ -181,22 +181,26 @@ def _build_dockerfile(*, tag: str) -> str:
 
 
 def remove_stale_containers(client: DockerClient) -> int:
-    """Removes sandbox containers left by dead processes of this host; returns how many."""
+    """Removes sandbox containers left by dead processes of this host; returns how many.
+
+    Lists through the low-level API (one call, labels included): the high-level list
+    inspects each container and fails when another process removes one meanwhile."""
     import docker.errors
 
     removed = 0
     host = socket.gethostname()
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        owner_host, _, owner_pid = container.labels.get(OWNER_LABEL, "").rpartition(":")
+    for info in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+        labels = info.get("Labels") or {}
+        owner_host, _, owner_pid = labels.get(OWNER_LABEL, "").rpartition(":")
         if owner_host == host and owner_pid.isdigit() and _pid_alive(int(owner_pid)):
             continue  # a live sandbox of another process on this host
         if owner_host not in (host, ""):
             continue  # another host sharing the daemon: not ours to judge
         try:
-            container.remove(force=True)
+            client.api.remove_container(info["Id"], force=True)
             removed += 1
-        except docker.errors.APIError as exc:
-            log.debug("could not remove stale container %s: %s", container.short_id, exc)
+        except docker.errors.APIError as exc:  # gone already, or being removed by another
+            log.debug("could not remove stale container %s: %s", str(info["Id"])[:12], exc)
     return removed
 
 
