@@ -142,7 +142,7 @@ tar -C "$ROOT" --numeric-owner -c . | docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8' \
     --change 'LABEL org.opencontainers.image.title=verigen-sandbox-python' \
     --change "LABEL verigen.runner.sha256=$RUNNER_SHA" \
-    --change 'CMD ["python3", "-I", "-u", "/opt/verigen/runner.py", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue"]' \
+    --change 'CMD ["python3", "-I", "-u", "/opt/verigen/runner.py", "--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue"]' \
     --message "verigen sandbox (debootstrap $SUITE, offline build)" \
     - "$TAG" >/dev/null
 docker run --rm --network none "$TAG" python3 -c 'import json, resource, os; assert os.getuid() == 10001' \

@@ -1,6 +1,6 @@
 """verigen sandbox runner: a stdlib-only fork-server, the only code next to untrusted code.
 
-Started inside the sandbox as ``python3 -I -u runner.py [--wipe DIR]...``. Talks over its
+Started inside the sandbox as ``python3 -I -u runner.py [--isolated] [--wipe DIR]...``. Talks over its
 stdin/stdout with length-prefixed JSON frames (4-byte big-endian length + UTF-8 JSON); see
 sandboxes/python/PROTOCOL.md (protocol 2).
 
@@ -163,9 +163,10 @@ def _make_stdio() -> tuple:
 
 # Filled by main(); empty when the runner's functions are used on their own.
 _STDIO: list = []
-# Trusted programs the host registered by name ("load" op), compiled once in the zygote:
-# name -> (code object, source for tracebacks).
-_PROGRAMS: dict[str, tuple[types.CodeType, str]] = {}
+# Trusted programs the host registered by name ("load" op). The zygote runs each one's
+# module body once (its imports and definitions; ``__name__`` is not "__main__"), so a
+# child only calls the module's ``main()``: name -> the module.
+_PROGRAMS: dict[str, types.ModuleType] = {}
 
 _KEYCTL_NR = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "i686": 288, "s390x": 280,
               "ppc64le": 311, "armv7l": 311}.get(platform.machine())
@@ -200,29 +201,33 @@ def _child(spec: dict, fds: list[int]) -> None:
         sys.argv = ["main.py", *payload.get("argv", [])]
         sys.path[:0] = [payload["cwd"]]
         program = payload.get("program")
-        if program is not None:
-            compiled, source = _PROGRAMS[program]
-        else:
-            compiled, source = None, payload["code"]
-        code = _exec_program(compiled, source, spec.get("mark"))
+        code = _exec_program(payload.get("code", ""), None if program is None else _PROGRAMS[program],
+                             spec.get("mark"))
     except BaseException:
         code = 125
     finally:
         os._exit(code)
 
 
-def _exec_program(compiled: types.CodeType | None, source: str, mark_fd: int | None) -> int:
-    module = types.ModuleType("__main__")
-    module.__file__ = os.path.abspath("main.py") if compiled is None else compiled.co_filename
+def _exec_program(source: str, program: types.ModuleType | None, mark_fd: int | None) -> int:
+    """Runs ``source`` as ``__main__`` (or a registered program's ``main()``) the way the
+    interpreter would run a script, and returns its exit code."""
+    if program is None:
+        module = types.ModuleType("__main__")
+        module.__file__ = os.path.abspath("main.py")
+        # Tracebacks show source lines without writing main.py into the work dir.
+        linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
+    else:
+        module = program
     sys.modules["__main__"] = module
-    # Tracebacks show source lines without writing main.py into the work dir.
-    linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
     code = 0
     if mark_fd is not None:
         os.write(mark_fd, _STARTED_MARK)
     try:
-        exec(compiled if compiled is not None else compile(source, module.__file__, "exec"),
-             module.__dict__)
+        if program is None:
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+        else:
+            program.main()
     except SystemExit as exc:
         code = _exit_code(exc)
     except MemoryError:
@@ -343,13 +348,25 @@ def _zygote_serve(sock: socket.socket, children: dict[int, int]) -> bool:
     elif op == "load":
         name, source = str(msg["name"]), str(msg["code"])
         try:
-            _PROGRAMS[name] = (compile(source, f"/opt/verigen/{name}.py", "exec", dont_inherit=True), source)
+            _PROGRAMS[name] = _load_program(name, source)
             _zsend(sock, {"re": key, "ok": True})
-        except BaseException as exc:
-            _zsend(sock, {"re": key, "error": f"cannot compile {name}: {exc!r}"})
+        except BaseException as exc:  # reported to the host
+            _zsend(sock, {"re": key, "error": f"cannot load {name}: {exc!r}"})
     else:
         _zsend(sock, {"re": key, "pong": True})
     return True
+
+
+def _load_program(name: str, source: str) -> types.ModuleType:
+    """A trusted program as a module: its body run once, here in the zygote."""
+    path = f"/opt/verigen/{name}.py"
+    module = types.ModuleType(f"verigen_program_{name}")
+    module.__file__ = path
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
+    if not callable(module.__dict__.get("main")):
+        raise ValueError(f"program {name!r} defines no main()")
+    return module
 
 
 class _Zygote:
@@ -931,36 +948,46 @@ def _error(detail: str) -> dict:
             "wall_s": 0.0, "detail": detail}
 
 
-def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], wipe: list[str]) -> bool:
-    """After a program: True only when we can prove nothing of it is left."""
+def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], opts: _Options) -> bool:
+    """After a program: True only when we can prove nothing of it is left, the zygote
+    included (a program could have stopped or killed it: it must still answer)."""
     clean = _kill_all(zygote, spawned)
     if res is not None:
         res.close()
         for path in res.dirs:
             clean = _remove_tree(path) and clean
-    for path in wipe:
+    for path in opts.wipe:
         clean = _empty_dir(path) and _scratch_free(path) and clean
-    clean = _ipc_clean() and clean
-    clean = _keys_clean() and clean
-    return clean and zygote.alive and zygote.ping()
+    if opts.isolated:  # our own IPC and user namespaces: everything in them is ours
+        clean = _ipc_clean() and clean
+        clean = _keys_clean() and clean
+    return clean and zygote.ping()
 
 
 # ---------------------------------------------------------------- main loop
 
 
-def _parse_args(argv: list[str]) -> list[str]:
-    """``--wipe DIR`` (repeatable): dirs emptied after every request."""
-    wipe = []
-    for flag, value in zip(argv[::2], argv[1::2]):
-        if flag != "--wipe":
-            raise SystemExit(f"runner: unknown option {flag!r}")
-        wipe.append(value)
-    if len(argv) % 2:
-        raise SystemExit(f"runner: {argv[-1]!r} needs a value")
-    return wipe
+class _Options:
+    """``--wipe DIR`` (repeatable): dirs emptied after every request. ``--isolated``: the
+    runner has IPC and user namespaces of its own (every sandbox backend), so it removes
+    every SysV IPC object and clears the user keyrings after each program; never on a
+    shared host, where those belong to others."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.wipe: list[str] = []
+        self.isolated = False
+        args = list(argv)
+        while args:
+            flag = args.pop(0)
+            if flag == "--isolated":
+                self.isolated = True
+            elif flag == "--wipe" and args:
+                self.wipe.append(args.pop(0))
+            else:
+                raise SystemExit(f"runner: bad option {flag!r}")
 
 
-def _serve(req: dict, zygote: _Zygote, wipe: list[str], out_fd: int) -> bool:
+def _serve(req: dict, zygote: _Zygote, opts: _Options, out_fd: int) -> bool:
     """Runs one request: the response frame, then the clean frame. Returns whether the
     runner may go on (a host recycles it otherwise)."""
     res: _Request | None = None
@@ -972,7 +999,7 @@ def _serve(req: dict, zygote: _Zygote, wipe: list[str], out_fd: int) -> bool:
     resp["id"] = req.get("id")
     _write_frame(out_fd, resp)
     try:
-        clean = _cleanup(zygote, res, spawned, wipe)
+        clean = _cleanup(zygote, res, spawned, opts)
     except Exception:
         clean = False
     _write_frame(out_fd, {"id": req.get("id"), "clean": clean})
@@ -984,7 +1011,7 @@ _RECYCLE_AFTER = frozenset({"timeout", "memory", "output_limit", "sandbox_error"
 
 
 def main() -> int:
-    wipe = _parse_args(sys.argv[1:])
+    opts = _Options(sys.argv[1:])
     _prctl(_PR_SET_DUMPABLE, 0)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -1000,6 +1027,11 @@ def main() -> int:
     while True:
         req = _read_frame(rfd)
         if req is None:
+            zygote.sock.close()  # the zygote sees EOF and leaves; reap it
+            try:
+                os.waitpid(zygote.pid, 0)
+            except ChildProcessError:
+                pass
             return 0
         op = req.get("op")
         if op == "ping":
@@ -1014,10 +1046,10 @@ def main() -> int:
             # Per request: a response frame and a clean frame; stop after a program the
             # host will throw this runner away for (it kills us; the rest runs elsewhere).
             for item in req.get("requests") or []:
-                if not _serve(item, zygote, wipe, wfd):
+                if not _serve(item, zygote, opts, wfd):
                     break
         else:
-            _serve(req, zygote, wipe, wfd)
+            _serve(req, zygote, opts, wfd)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def _supports(bwrap: str, option: str) -> bool:
     return option in out.stdout + out.stderr
 
 
-_RUNNER_ARGS = ("--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
+_RUNNER_ARGS = ("--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
 
 
 def bwrap_argv(

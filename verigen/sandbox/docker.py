@@ -81,7 +81,7 @@ class ContainerLimits:
 
 # The only writable places; the runner empties both after every program, so no program
 # sees what an earlier one left (or finds the space used up).
-_RUNNER_ARGS = ("--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
+_RUNNER_ARGS = ("--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
 _SHM_MB = 16
 # Each container gets its own uid so RLIMIT_NPROC (counted per uid, host-wide without user
 # namespaces) of one container's fork bomb cannot starve another container's programs.

@@ -186,6 +186,11 @@ class CodeVerifier:
     def close(self) -> None:
         self._box.close()
 
+    def cache_key(self, problem: Problem[Any], completion: str) -> str:
+        """The verdict depends on the extracted program only."""
+        code = extract_code(completion)
+        return "\x00no code" if code is None else code
+
     def _verdict(self, outcome: Outcome, code: str | None, detail: str) -> Verdict:
         return Verdict(outcome=outcome, answer=code, detail=detail, verifier=self.name,
                        verifier_version=self.version)
