@@ -156,7 +156,8 @@ def decode(obj: object, resolve: object = None) -> object:
     if obj is None or tp is bool or tp is str or tp is int or tp is float:
         return obj
     if tp is list:
-        return [decode(v, resolve) for v in obj]
+        # Copied so that its allocation is exact, as a literal's: sys.getsizeof agrees.
+        return [decode(v, resolve) for v in obj].copy()
     if tp is not dict or set(obj) - {"$", "v", "f"} or type(obj.get("$")) is not str:
         raise ValueError("malformed value")
     tag, payload = obj["$"], obj.get("v")
@@ -243,7 +244,7 @@ class _Peer:
             try:
                 send(self.fd, reply)
             except (Unencodable, ValueError, RecursionError, OverflowError) as exc:
-                send(self.fd, {"id": reply.get("id"), "exc": ["TypeError", f"unencodable reply: {exc}"[:300]]})
+                send(self.fd, {"id": reply.get("id"), "exc": ["TypeError", f"unencodable reply: {exc}"[:300], True]})
 
     def answer(self, msg: dict) -> dict:
         ident = msg.get("id")
@@ -319,13 +320,15 @@ _MUTABLE = (list, dict, set, bytearray, collections.deque, collections.OrderedDi
             collections.defaultdict, collections.Counter)
 
 
-def _describe(exc: BaseException) -> list[str]:
+def _describe(exc: BaseException) -> list[object]:
+    """[class name, message, whether it is an Exception] (not SystemExit & co.)."""
+    ordinary = isinstance(exc, Exception)
     try:
         name = type(exc).__name__
         text = str(exc)[:300]
-    except BaseException:
-        return ["Exception", "exception"]
-    return [name if type(name) is str else "Exception", text if type(text) is str else ""]
+    except BaseException:  # a hostile __str__ or __name__
+        return ["Exception", "exception", ordinary]
+    return [name if type(name) is str else "Exception", text if type(text) is str else "", ordinary]
 
 
 def peer_main() -> None:
@@ -356,6 +359,11 @@ def peer_main() -> None:
 
 class CandidateError(Exception):
     """The candidate raised an exception of its own class (or one we do not re-create)."""
+
+
+class CandidateExit(BaseException):
+    """The candidate raised SystemExit, KeyboardInterrupt or another non-Exception: like
+    in-process, ``except Exception`` in a test does not catch it."""
 
 
 class Foul(Exception):
@@ -427,11 +435,7 @@ class _Link:
         if type(reply) is not dict or reply.get("id") != self.next_id:
             raise Foul("the peer sent a reply out of turn")
         if "exc" in reply:
-            exc = reply["exc"]
-            if type(exc) is not list or len(exc) != 2 or not all(type(x) is str for x in exc):
-                raise Foul("the peer sent a malformed exception")
-            cls = _REBUILT.get(exc[0], CandidateError)
-            raise cls(exc[1]) if cls is not CandidateError else CandidateError(f"{exc[0]}: {exc[1]}")
+            raise _rebuilt(reply["exc"])
         if "ok" not in reply:
             raise Foul("the peer sent a reply without a result")
         return reply
@@ -475,6 +479,18 @@ class _Link:
         if tp is types.BuiltinFunctionType and getattr(builtins, value.__name__, None) is value:  # type: ignore[attr-defined]
             return {"$": "builtin", "v": value.__name__}  # type: ignore[attr-defined]
         return None
+
+
+def _rebuilt(exc: object) -> BaseException:
+    """The candidate's exception, for the test code: a builtin Exception class as itself,
+    any other Exception as CandidateError, anything else as CandidateExit."""
+    if type(exc) is not list or len(exc) != 3 or type(exc[0]) is not str or type(exc[1]) is not str:
+        return Foul("the peer sent a malformed exception")
+    name, text, ordinary = exc
+    if ordinary is not True:
+        return CandidateExit(f"{name}: {text}")
+    cls = _REBUILT.get(name)
+    return cls(text) if cls is not None else CandidateError(f"{name}: {text}")
 
 
 def _copy_back(orig: object, new: object) -> None:
@@ -710,8 +726,7 @@ def _loaded(link: _Link) -> dict[str, object]:
     if type(reply) is not dict or reply.get("id") != link.next_id:
         raise Foul("the peer sent a reply out of turn")
     if "exc" in reply:
-        exc = reply["exc"]
-        raise CandidateError(f"{exc[0]}: {exc[1]}" if type(exc) is list and len(exc) == 2 else "exception")
+        raise _rebuilt(reply["exc"])
     names = reply.get("ok")
     if type(names) is not dict:
         raise Foul("the peer sent a malformed name table")
