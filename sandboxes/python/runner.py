@@ -329,26 +329,36 @@ def _zygote_serve(sock: socket.socket, children: dict[int, int]) -> bool:
         return False
     msg = json.loads(data.decode("utf-8"))
     op, key = msg.get("op"), msg.get("re")
-    if op == "spawn":
+    if op == "spawn":  # one or more children (a program and its peer), in one message
+        sizes, marks = msg["sizes"], msg["marks"]
+        pids: list[int] = []
+        pidfds: list[int] = []
+        start = 0
         try:
-            pid = os.fork()
+            for size, mark in zip(sizes, marks):
+                group = fds[start : start + size]
+                start += size
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    _child({"limits": msg["limits"], "mark": mark}, group)
+                pids.append(pid)
+                pidfds.append(os.pidfd_open(pid))
+                children[pidfds[-1]] = pid
         except OSError as exc:
+            for pid in pids:
+                _kill_quietly(pid)
+            _zsend(sock, {"re": key, "error": f"fork failed: {exc}"})
+        else:
+            _zsend(sock, {"re": key, "pids": pids}, pidfds)
+        finally:
             for fd in fds:
                 os.close(fd)
-            _zsend(sock, {"re": key, "error": f"fork failed: {exc}"})
-            return True
-        if pid == 0:
-            sock.close()
-            _child(msg, fds)
-        for fd in fds:
-            os.close(fd)
-        pidfd = os.pidfd_open(pid)
-        children[pidfd] = pid
-        _zsend(sock, {"re": key, "pid": pid}, [pidfd])
     elif op == "load":
         name, source = str(msg["name"]), str(msg["code"])
         try:
             _PROGRAMS[name] = _load_program(name, source)
+            gc.freeze()  # what the program made is never collected: a child does not touch it
             _zsend(sock, {"re": key, "ok": True})
         except BaseException as exc:  # reported to the host
             _zsend(sock, {"re": key, "error": f"cannot load {name}: {exc!r}"})
@@ -423,14 +433,18 @@ class _Zygote:
             for fd in got_fds:
                 os.close(fd)
 
-    def spawn(self, limits: dict, fds: list[int], *, mark: int | None) -> tuple[int, int]:
-        """Forks a child with ``fds`` (payload, then its 0, 1, 2, ...); (pid, pidfd)."""
-        msg, got = self._ask({"op": "spawn", "limits": limits, "mark": mark}, fds)
-        if "error" in msg or len(got) != 1:
+    def spawn(self, limits: dict, groups: list[tuple[list[int], int | None]]) -> list[tuple[int, int]]:
+        """Forks one child per group (fds: payload, then its 0, 1, 2, ...; the fd number of
+        its start/memory marks, or None), all in one message; their (pid, pidfd)."""
+        fds = [fd for group, _ in groups for fd in group]
+        msg, got = self._ask({"op": "spawn", "limits": limits, "sizes": [len(g) for g, _ in groups],
+                              "marks": [m for _, m in groups]}, fds)
+        pids = msg.get("pids")
+        if "error" in msg or not isinstance(pids, list) or len(got) != len(groups) or len(pids) != len(got):
             for fd in got:
                 os.close(fd)
-            raise OSError(str(msg.get("error", "the zygote sent no pidfd")))
-        return int(msg["pid"]), got[0]
+            raise OSError(str(msg.get("error", "the zygote sent no pidfds")))
+        return list(zip((int(p) for p in pids), got))
 
     def load(self, name: str, code: str) -> str | None:
         """Registers a trusted program; None when it compiled, else why not."""
@@ -917,14 +931,11 @@ def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]
         return _error(f"runner: bad request: {exc!r}"), res, spawned
     out = _Output(int(limits["max_output_bytes"]))
     try:
-        peer_pid = None
-        if res.peer_fds is not None:
-            peer_pid, peer_pidfd = zygote.spawn(limits, res.peer_fds, mark=None)
-            os.close(peer_pidfd)
-            spawned.append(peer_pid)
-        pid, pidfd = zygote.spawn(limits, res.main_fds, mark=3)
-        spawned.append(pid)
-        res.fds.append(pidfd)
+        groups = [(res.main_fds, 3)] + ([(res.peer_fds, None)] if res.peer_fds is not None else [])
+        children = zygote.spawn(limits, groups)
+        spawned.extend(pid for pid, _ in children)
+        res.fds.extend(pidfd for _, pidfd in children)
+        (pid, pidfd), peer_pid = children[0], (children[1][0] if len(children) > 1 else None)
         res.close_child_side()
         program = _Program(zygote, pid, pidfd, peer_pid)
         exited, timed_out = program.pump(out, [res.out_r, res.err_r], start + float(limits["timeout_s"]))

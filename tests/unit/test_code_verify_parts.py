@@ -297,20 +297,27 @@ def test_no_code_is_no_answer_and_runs_nothing() -> None:
     assert verdict.outcome is Outcome.NO_ANSWER and box.calls == 0
 
 
-def test_timeout_scales_with_the_reference_run_time() -> None:
-    seen: list[float] = []
+def test_timeout_scales_with_the_reference_run_time_only_when_needed() -> None:
+    seen: list[tuple[str, float]] = []
 
     def respond(req: ExecRequest, n: int) -> ExecResult:
-        seen.append(req.limits.timeout_s)
+        reference = b"return x + 1" in req.stdin
+        seen.append(("ref" if reference else "cand", req.limits.timeout_s))
+        if not reference and req.limits.timeout_s < 8.0 and b"slow" in req.stdin:
+            return ExecResult(status=ExecStatus.TIMEOUT, detail="wall-clock limit")
         return ExecResult(status=ExecStatus.EXITED, exit_code=0, wall_s=2.0, stdout=_ok(req).stdout)
 
     suite = TestSuite(kind="function", entry_point="f", tests=("assert f(1) == 2",), timeout_s=3.0,
                       reference="def f(x):\n    return x + 1\n")
     verifier = CodeVerifier(sandbox=FakeSandbox(respond))
     problem = Problem(id="p", task="t", prompt="", reference=suite)
-    for _ in range(2):
-        assert verifier.verify(problem, "def f(x):\n    return x + 1\n").outcome is Outcome.ACCEPTED
-    assert seen[1:] == [8.0, 8.0]  # measured once, then 4 x 2.0 s
+    fast = "def f(x):\n    return 1 + x\n"
+    slow = "def f(x):\n    # slow\n    return 1 + x\n"
+    for completion in (fast, slow, slow):
+        assert verifier.verify(problem, completion).outcome is Outcome.ACCEPTED
+    # fast: one run at the floor, no reference; slow: floor, then the reference (once,
+    # under a generous limit), then 4 x 2.0 s; the second slow one reuses the measurement
+    assert seen == [("cand", 3.0), ("cand", 3.0), ("ref", 30.0), ("cand", 8.0), ("cand", 3.0), ("cand", 8.0)]
 
 
 @pytest.mark.parametrize(("stdout", "outcome"), [("3\n", Outcome.ACCEPTED), ("4\n", Outcome.REJECTED), ("", Outcome.REJECTED)])

@@ -74,6 +74,7 @@ class PipeTransport:
         self._out_fd = proc.stdout.fileno()
         self._on_close = on_close
         self._closed = False
+        self._buf = bytearray()
 
     def write(self, data: bytes) -> None:
         try:
@@ -83,8 +84,9 @@ class PipeTransport:
             raise TransportError(f"runner stdin closed: {exc}") from exc
 
     def read_exact(self, n: int, deadline: float) -> bytes:
-        parts: list[bytes] = []
-        while n:
+        # Reads what the pipe holds (up to 1 MiB) and serves frames from that buffer: a
+        # response and its clean frame usually arrive in one read.
+        while len(self._buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransportError("runner did not answer before the deadline")
@@ -92,14 +94,15 @@ class PipeTransport:
                 ready, _, _ = select.select([self._out_fd], [], [], left)
                 if not ready:
                     continue
-                chunk = os.read(self._out_fd, min(n, 1 << 20))
+                chunk = os.read(self._out_fd, max(n - len(self._buf), 1 << 16))
             except (OSError, ValueError) as exc:
                 raise TransportError(f"runner stdout failed: {exc}") from exc
             if not chunk:
                 raise TransportError(f"runner exited (code {self._proc.poll()})")
-            parts.append(chunk)
-            n -= len(chunk)
-        return b"".join(parts)
+            self._buf += chunk
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
 
     def kill(self) -> None:
         if self._closed:

@@ -61,8 +61,9 @@ class TestSuite:
     is also run as trusted code in the test namespace, so helpers it defines cannot be
     replaced by the candidate. ``setup`` is trusted test code run before the ``tests``
     (each an assert-style snippet counted as one test). ``timeout_s`` is the floor of the
-    per-program time limit; with a ``reference`` completion the limit is
-    ``max(timeout_s, 4 * reference run time)``, measured once per problem.
+    per-program time limit; with a ``reference`` completion, a candidate that times out at
+    the floor runs again under ``max(timeout_s, 4 * reference run time)``, the reference
+    measured once per problem, when the first candidate needs it.
     """
 
     __test__: ClassVar[bool] = False  # not a pytest test class
@@ -180,7 +181,13 @@ class CodeVerifier:
         code = extract_code(completion)
         if code is None:
             return self._verdict(Outcome.NO_ANSWER, None, "no code in the completion")
-        outcome, detail = self._judge(suite, code, self._timeout(problem.id, suite))
+        outcome, detail = self._judge(suite, code, suite.timeout_s)
+        if outcome is Outcome.TIMEOUT:
+            # Only now is the reference's run time worth measuring (once per problem): a
+            # slow problem gets time_factor x that, and the candidate a second run.
+            limit = self._timeout(problem.id, suite)
+            if limit > suite.timeout_s:
+                outcome, detail = self._judge(suite, code, limit)
         return self._verdict(outcome, code, detail)
 
     def close(self) -> None:
