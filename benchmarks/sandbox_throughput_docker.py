@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from verigen.sandbox.docker import (
-    DEFAULT_IMAGE,
     LABEL,
     OWNER_LABEL,
     ContainerLimits,
     DockerSandbox,
+    default_image,
 )
 from verigen.sandbox.types import ExecRequest, ExecStatus, Limits
 
@@ -52,7 +52,7 @@ def _run_once(client: object, request: ExecRequest, limits: ContainerLimits) -> 
 
     try:
         client.containers.run(  # type: ignore[attr-defined]
-            DEFAULT_IMAGE,
+            default_image(),
             command=["python3", "-I", "-c", request.code, *request.argv],
             user="10001:10001",
             network_mode="none",

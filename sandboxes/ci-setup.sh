@@ -7,7 +7,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-IMAGE="verigen-sandbox-python:1"
+# The tag verigen looks for: the runner's sha256, 12 digits (verigen.sandbox.docker).
+RUNNER_SHA="$(sha256sum "$HERE/python/runner.py" | cut -d' ' -f1)"
+IMAGE="verigen-sandbox-python:${RUNNER_SHA:0:12}"
 MIRROR_ARGS=()
 DOCKERD_LOG="/var/log/verigen-dockerd.log"
 WAIT_S=60
@@ -60,7 +62,7 @@ else
 fi
 
 # 3. The sandbox image, rebuilt when missing or built from another runner.py.
-want="$(sha256sum "$HERE/python/runner.py" | cut -d' ' -f1)"
+want="$RUNNER_SHA"
 have="$(docker image inspect --format '{{index .Config.Labels "verigen.runner.sha256"}}' \
     "$IMAGE" 2>/dev/null || true)"
 if [ "$have" = "$want" ]; then
@@ -68,7 +70,7 @@ if [ "$have" = "$want" ]; then
 else
     if [ -z "$have" ]; then say "image $IMAGE missing: building it offline"
     else say "image $IMAGE was built from another runner.py: rebuilding"; fi
-    bash "$HERE/build-offline.sh" --tag "$IMAGE" "${MIRROR_ARGS[@]}" >/dev/null \
+    bash "$HERE/python/build-offline.sh" --tag "$IMAGE" "${MIRROR_ARGS[@]}" >/dev/null \
         || die "offline image build failed (see messages above)"
     say "built $IMAGE"
 fi

@@ -1,16 +1,32 @@
 """verigen sandbox runner: a stdlib-only fork-server, the only code next to untrusted code.
 
-Started inside the sandbox as ``python3 -I -u runner.py``. Talks over its stdin/stdout with
-length-prefixed JSON frames (4-byte big-endian length + UTF-8 JSON); see
-sandboxes/python/PROTOCOL.md. One request at a time: fork a child, give it a private work
-dir, fresh pipes and rlimits, exec ``code`` as ``__main__`` there, enforce the wall clock and
-the output cap, kill and reap every descendant, report.
+Started inside the sandbox as ``python3 -I -u runner.py [--isolated] [--wipe DIR]...``. Talks over its
+stdin/stdout with length-prefixed JSON frames (4-byte big-endian length + UTF-8 JSON); see
+sandboxes/python/PROTOCOL.md (protocol 2).
 
-The runner makes itself non-dumpable (so a program of the same uid cannot open
-/proc/<runner>/fd/1 and forge responses, nor ptrace it) and a child subreaper (so a
-double-forked grandchild is re-parented to it and can be found and killed). When it runs as
-PID 1 of a private pid namespace (bwrap --as-pid-1) it is also immune to kill(-1) and to
-kill(getppid()) from its children.
+Two processes of ours live in the sandbox:
+
+- the runner (R) reads requests, prepares each program's fds and work dir, enforces the
+  wall clock and the output cap, kills and reaps every process of the program, cleans up
+  and reports;
+- the zygote (Z), forked by R before the first request is read, forks every program. Z
+  never sees request data: a program's code, argv and stdin reach the forked child through
+  file descriptors (memfds) that only that child reads. So no program inherits, in memory,
+  anything of another request (earlier programs, test jobs), nor of its own request but
+  what it is given.
+
+A request may ask for a *peer*: a second program, forked from Z too, connected to the main
+program by a socket (fd 4 in the main program, fd 3 in the peer). verigen's function-test
+harness uses it to run candidate code in a process of its own, apart from the trusted side.
+
+R is non-dumpable, so every process forked from it or from Z is too: a program of the same
+uid can neither ptrace another process nor open its ``/proc/<pid>/fd|mem``. R is a child
+subreaper (a double-forked grandchild is re-parented to R and found) and, as PID 1 of a
+private pid namespace, cannot be killed by a program. After every program R sends the
+result, then cleans up (every process killed, work dirs removed, scratch dirs emptied by a
+walk that neither recurses nor stops at permissions, SysV IPC objects removed, keyrings
+cleared, the zygote checked) and sends a second frame saying whether it could prove itself
+clean; a host recycles a runner that could not.
 """
 
 from __future__ import annotations
@@ -18,37 +34,47 @@ from __future__ import annotations
 import atexit
 import base64
 import ctypes
+import fcntl
 import gc
 import itertools
 import json
 import linecache
 import os
+import platform
 import resource
+import secrets
 import select
-import shutil
 import signal
+import socket
+import stat
 import struct
 import sys
 import time
 import traceback
 import types
 
-# Everything the child needs is imported here, once: a program then costs only a fork.
+# Everything a child needs is imported here, once: a program then costs only a fork.
 # Not threading, random or tempfile (which imports random): their at-fork hooks run in
-# every child and made each fork ~0.35 ms dearer. A program that wants them imports them.
+# every child. A program that wants them imports them.
 
-PROTOCOL = 1
+PROTOCOL = 2
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
 _CHUNK = 1 << 16
 _MEMORY_MARK = b"M"
 _STARTED_MARK = b"S"  # setup done, the program's code is about to run
 _EXIT_GRACE_S = 0.2  # after the main child exits, how long its pipes may stay open
+_ZYGOTE_TIMEOUT_S = 5.0
+_HIGH_FD = 200  # a child moves its fds above this before it puts them at 0..k-1
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_SCRATCH_SLACK_BYTES = 64 << 10  # what an emptied tmpfs may still count as used
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_IPC_RMID = 0
 
 
 def _prctl(option: int, value: int) -> None:
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+        _LIBC.prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
@@ -93,8 +119,8 @@ def _cpu_limit(limits: dict) -> int:
 
 def _set_limits(limits: dict) -> None:
     mem = int(limits["memory_mb"]) << 20
-    # The runner's own processes (bwrap, runner) share the uid; leave them headroom.
-    nproc = int(limits["max_processes"]) + 4
+    # Our own processes (bwrap, runner, zygote, a peer) share the uid: leave headroom.
+    nproc = int(limits["max_processes"]) + 6
     cpu_soft = _cpu_limit(limits)
     for res, soft, hard in (
         (resource.RLIMIT_AS, mem, mem),
@@ -109,12 +135,12 @@ def _set_limits(limits: dict) -> None:
 
 
 def _make_stdio() -> tuple:
-    """The child's sys.stdin/stdout/stderr, made once in the runner (never used there) and
-    inherited by every fork: opening three text streams in each child cost ~0.2 ms.
+    """A child's sys.stdin/stdout/stderr, made once (never used by R or Z) and inherited by
+    every fork: opening three text streams in each child cost ~0.2 ms.
 
-    They are made while fds 0, 1, 2 are what a child's will be (/dev/null, pipes; the
-    runner's own are put back after), so they start in the state they would have had if
-    the child had opened them itself.
+    They are made while fds 0, 1, 2 are what a child's will be (/dev/null, pipes; ours are
+    put back after), so they start in the state they would have had if the child had
+    opened them itself.
     """
     saved = [os.dup(fd) for fd in (0, 1, 2)]
     null = os.open(os.devnull, os.O_RDONLY)
@@ -135,48 +161,78 @@ def _make_stdio() -> tuple:
     return stdio
 
 
-# Filled by main(); empty when handle() is used on its own (the child then opens its own).
+# Filled by main(); empty when the runner's functions are used on their own.
 _STDIO: list = []
+# Trusted programs the host registered by name ("load" op). The zygote runs each one's
+# module body once (its imports and definitions; ``__name__`` is not "__main__"), so a
+# child only calls the module's ``main()``: name -> the module.
+_PROGRAMS: dict[str, types.ModuleType] = {}
+
+_KEYCTL_NR = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "i686": 288, "s390x": 280,
+              "ppc64le": 311, "armv7l": 311}.get(platform.machine())
+_KEYCTL_JOIN_SESSION_KEYRING, _KEYCTL_CLEAR, _KEYCTL_READ = 1, 7, 11
+_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 
 
-def _child(req: dict, work: str, fds: tuple[int, int, int, int]) -> None:
-    """Runs in the forked child; never returns."""
-    stdin_fd, out_w, err_w, mark_w = fds
-    code = 1
+def _keyctl(*args: int) -> int:
+    """The raw keyctl(2) system call; -1 where it is unknown here or refused."""
+    if _KEYCTL_NR is None:
+        return -1
+    return int(_LIBC.syscall(ctypes.c_long(_KEYCTL_NR), *[ctypes.c_long(a) for a in args]))
+
+
+def _child(spec: dict, fds: list[int]) -> None:
+    """Runs in a child forked by the zygote; never returns. ``fds``: the payload memfd,
+    then the fds the program gets as 0, 1, 2, ... ``spec`` holds no request data: the
+    code, argv and work dir come from the payload, which only this child reads."""
+    code = 125
     try:
         os.setsid()
-        os.chdir(work)
-        os.dup2(stdin_fd, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(mark_w, 3)
-        os.closerange(4, 1 << 16)
+        payload = json.loads(os.pread(fds[0], os.fstat(fds[0]).st_size, 0).decode("utf-8"))
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, _HIGH_FD) for fd in fds[1:]]
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(len(high), 1 << 16)  # the zygote's socket, the payload, every copy
+        os.chdir(payload["cwd"])
+        _keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)  # a fresh anonymous session keyring
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        _set_limits(req["limits"])
+        _set_limits(spec["limits"])
         sys.stdin, sys.stdout, sys.stderr = _STDIO or _make_stdio()
-        sys.argv = ["main.py", *req.get("argv", [])]
-        sys.path[:0] = [work]
-        code = _exec_program(req["code"])
+        sys.argv = ["main.py", *payload.get("argv", [])]
+        sys.path[:0] = [payload["cwd"]]
+        program = payload.get("program")
+        code = _exec_program(payload.get("code", ""), None if program is None else _PROGRAMS[program],
+                             spec.get("mark"))
     except BaseException:
         code = 125
     finally:
         os._exit(code)
 
 
-def _exec_program(source: str) -> int:
-    module = types.ModuleType("__main__")
-    module.__file__ = os.path.abspath("main.py")
+def _exec_program(source: str, program: types.ModuleType | None, mark_fd: int | None) -> int:
+    """Runs ``source`` as ``__main__`` (or a registered program's ``main()``) the way the
+    interpreter would run a script, and returns its exit code."""
+    if program is None:
+        module = types.ModuleType("__main__")
+        module.__file__ = os.path.abspath("main.py")
+        # Tracebacks show source lines without writing main.py into the work dir.
+        linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
+    else:
+        module = program
     sys.modules["__main__"] = module
-    # Tracebacks show source lines without writing main.py into the work dir.
-    linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
     code = 0
-    os.write(3, _STARTED_MARK)
+    if mark_fd is not None:
+        os.write(mark_fd, _STARTED_MARK)
     try:
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        if program is None:
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+        else:
+            program.main()
     except SystemExit as exc:
         code = _exit_code(exc)
     except MemoryError:
-        os.write(3, _MEMORY_MARK)
+        if mark_fd is not None:
+            os.write(mark_fd, _MEMORY_MARK)
         _print_exc()
         code = 1
     except BaseException:
@@ -200,14 +256,14 @@ def _exec_program(source: str) -> int:
 
 
 def _warm_up() -> None:
-    """Does once in the runner the lazy one-time setup every child would redo: the first
-    compile() of a process cost a child ~1 ms (the parser's tables), for print(1) most of
-    its run. Our own code only; nothing of it is visible to a program."""
+    """Does once the lazy one-time setup every child would redo: the first compile() of a
+    process cost a child ~1 ms (the parser's tables). Our own code only."""
     namespace: dict = {"__name__": "__warm__"}
     source = "def f(x):\n    return [x * i for i in range(3)]\n\nf(2)\n"
     exec(compile(source, "<warm-up>", "exec"), namespace)
     types.ModuleType("__warm__")
     os.path.abspath("main.py")
+    json.loads(json.dumps({"a": [1, 2.5, "x"]}))
     try:
         raise ValueError("warm-up")
     except ValueError:
@@ -232,7 +288,206 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-# ---------------------------------------------------------------- the runner side
+# ---------------------------------------------------------------- the zygote
+
+
+def _zygote_main(sock: socket.socket) -> None:
+    """Forks programs on R's word; never returns. Holds no request data: R sends it only
+    fds, limits and program names, and the child reads its payload itself."""
+    code = 0
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # the host channel is R's alone
+            os.dup2(null, fd)
+        os.close(null)
+        children: dict[int, int] = {}  # pidfd -> pid
+        while True:
+            ready, _, _ = select.select([sock, *children], [], [])
+            for fd in ready:
+                if fd in children:
+                    pid = children.pop(fd)
+                    _, status, usage = os.wait4(pid, 0)
+                    os.close(fd)
+                    _zsend(sock, {"exit": pid, "status": status,
+                                  "cpu": usage.ru_utime + usage.ru_stime})
+                elif not _zygote_serve(sock, children):
+                    return
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _zsend(sock: socket.socket, obj: dict, fds: list[int] = ()) -> None:  # type: ignore[assignment]
+    socket.send_fds(sock, [json.dumps(obj).encode("utf-8")], list(fds))
+
+
+def _zygote_serve(sock: socket.socket, children: dict[int, int]) -> bool:
+    """One message from R; False when R has gone."""
+    data, fds, _, _ = socket.recv_fds(sock, 1 << 22, 16)
+    if not data:
+        return False
+    msg = json.loads(data.decode("utf-8"))
+    op, key = msg.get("op"), msg.get("re")
+    if op == "spawn":  # one or more children (a program and its peer), in one message
+        sizes, marks = msg["sizes"], msg["marks"]
+        pids: list[int] = []
+        pidfds: list[int] = []
+        start = 0
+        try:
+            for size, mark in zip(sizes, marks):
+                group = fds[start : start + size]
+                start += size
+                pid = os.fork()
+                if pid == 0:
+                    sock.close()
+                    _child({"limits": msg["limits"], "mark": mark}, group)
+                pids.append(pid)
+                pidfds.append(os.pidfd_open(pid))
+                children[pidfds[-1]] = pid
+        except OSError as exc:
+            for pid in pids:
+                _kill_quietly(pid)
+            _zsend(sock, {"re": key, "error": f"fork failed: {exc}"})
+        else:
+            _zsend(sock, {"re": key, "pids": pids}, pidfds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    elif op == "load":
+        name, source = str(msg["name"]), str(msg["code"])
+        try:
+            _PROGRAMS[name] = _load_program(name, source)
+            gc.freeze()  # what the program made is never collected: a child does not touch it
+            _zsend(sock, {"re": key, "ok": True})
+        except BaseException as exc:  # reported to the host
+            _zsend(sock, {"re": key, "error": f"cannot load {name}: {exc!r}"})
+    else:
+        _zsend(sock, {"re": key, "pong": True})
+    return True
+
+
+def _load_program(name: str, source: str) -> types.ModuleType:
+    """A trusted program as a module: its body run once, here in the zygote."""
+    path = f"/opt/verigen/{name}.py"
+    module = types.ModuleType(f"verigen_program_{name}")
+    module.__file__ = path
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
+    if not callable(module.__dict__.get("main")):
+        raise ValueError(f"program {name!r} defines no main()")
+    return module
+
+
+class _Zygote:
+    """R's end: spawn / load / ping, and the exit reports of what Z forked."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _zygote_main(theirs)
+        theirs.close()
+        self.pid = pid
+        self.sock = ours
+        self.alive = True
+        self.exits: dict[int, tuple[int, float]] = {}  # pid -> (wait status, CPU seconds)
+        self._keys = itertools.count(1)
+
+    def _recv(self, timeout: float) -> tuple[dict, list[int]] | None:
+        if not self.alive:
+            raise EOFError("the zygote is gone")
+        ready, _, _ = select.select([self.sock], [], [], max(0.0, timeout))
+        if not ready:
+            return None
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+        except OSError as exc:
+            self.alive = False
+            raise EOFError(f"the zygote's socket broke: {exc}") from exc
+        if not data:
+            self.alive = False
+            raise EOFError("the zygote is gone")
+        msg = json.loads(data.decode("utf-8"))
+        if "exit" in msg:
+            self.exits[int(msg["exit"])] = (int(msg["status"]), float(msg["cpu"]))
+        return msg, fds
+
+    def _ask(self, obj: dict, fds: list[int] = ()) -> tuple[dict, list[int]]:  # type: ignore[assignment]
+        key = next(self._keys)
+        try:
+            _zsend(self.sock, {**obj, "re": key}, fds)
+        except OSError as exc:
+            self.alive = False
+            raise EOFError(f"the zygote's socket broke: {exc}") from exc
+        deadline = time.monotonic() + _ZYGOTE_TIMEOUT_S
+        while True:
+            got = self._recv(deadline - time.monotonic())
+            if got is None:
+                self.alive = False
+                raise EOFError("the zygote did not answer in time")
+            msg, got_fds = got
+            if msg.get("re") == key:
+                return msg, got_fds
+            for fd in got_fds:
+                os.close(fd)
+
+    def spawn(self, limits: dict, groups: list[tuple[list[int], int | None]]) -> list[tuple[int, int]]:
+        """Forks one child per group (fds: payload, then its 0, 1, 2, ...; the fd number of
+        its start/memory marks, or None), all in one message; their (pid, pidfd)."""
+        fds = [fd for group, _ in groups for fd in group]
+        msg, got = self._ask({"op": "spawn", "limits": limits, "sizes": [len(g) for g, _ in groups],
+                              "marks": [m for _, m in groups]}, fds)
+        pids = msg.get("pids")
+        if "error" in msg or not isinstance(pids, list) or len(got) != len(groups) or len(pids) != len(got):
+            for fd in got:
+                os.close(fd)
+            raise OSError(str(msg.get("error", "the zygote sent no pidfds")))
+        return list(zip((int(p) for p in pids), got))
+
+    def load(self, name: str, code: str) -> str | None:
+        """Registers a trusted program; None when it compiled, else why not."""
+        msg, _ = self._ask({"op": "load", "name": name, "code": code})
+        return None if msg.get("ok") is True else str(msg.get("error", "load failed"))
+
+    def ping(self) -> bool:
+        try:
+            return self._ask({"op": "ping"})[0].get("pong") is True
+        except EOFError:
+            return False
+
+    def drain(self) -> None:
+        """Takes in every exit report that has already arrived."""
+        while self.alive:
+            try:
+                if self._recv(0.0) is None:
+                    return
+            except EOFError:
+                return
+
+    def wait_exit(self, pid: int, timeout: float) -> tuple[int, float] | None:
+        """The wait status and CPU time of child ``pid``; None if it cannot be had."""
+        deadline = time.monotonic() + timeout
+        while pid not in self.exits:
+            try:
+                if self._recv(deadline - time.monotonic()) is None and time.monotonic() >= deadline:
+                    return None
+            except EOFError:
+                return _reap_orphan(pid)
+        return self.exits[pid]
+
+
+def _reap_orphan(pid: int) -> tuple[int, float] | None:
+    """With the zygote dead, its children are re-parented to us (subreaper): reap one."""
+    try:
+        _, status, usage = os.wait4(pid, 0)
+    except ChildProcessError:
+        return None
+    return status, usage.ru_utime + usage.ru_stime
+
+
+# ---------------------------------------------------------------- processes
 
 
 def _children(pid: int) -> list[int] | None:
@@ -263,10 +518,10 @@ def _descendants_by_scan(root: int) -> list[int]:
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
+                data = fh.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        ppid = int(data[data.rindex(b")") + 2 :].split()[1])
         parents.setdefault(ppid, []).append(int(name))
     found, todo = [], [root]
     while todo:
@@ -276,12 +531,17 @@ def _descendants_by_scan(root: int) -> list[int]:
     return found
 
 
-def _descendants(root: int) -> list[int]:
-    found, todo = [], [root]
+def _processes() -> list[int]:
+    """Every process but us: all of the pid namespace when we are its init, else our
+    descendants (the zygote and what it forked included)."""
+    me = os.getpid()
+    if me == 1:
+        return [int(n) for n in os.listdir("/proc") if n.isdigit() and n != "1"]
+    found, todo = [], [me]
     while todo:
         kids = _children(todo.pop())
         if kids is None:
-            return _descendants_by_scan(root)
+            return _descendants_by_scan(me)
         found.extend(kids)
         todo.extend(kids)
     return found
@@ -297,30 +557,157 @@ def _reap_all() -> None:
             return
 
 
-def _kill_everything(pgid: int | None) -> bool:
-    """Kill the program's group and every descendant of the runner; True when none is left."""
-    me = os.getpid()
-    for _ in range(200):
-        if pgid is not None:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except OSError:
-                pass
-        if me == 1:  # init of a private pid namespace: everything else is ours
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-        for pid in _descendants(me):
+def _kill_all(zygote: _Zygote, spawned: list[int]) -> bool:
+    """Kills every process but us and the zygote; True when none is left and the zygote
+    has reaped (and reported) everything it forked for this request."""
+    for _ in range(300):
+        victims = [pid for pid in _processes() if pid != zygote.pid]
+        for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         _reap_all()
-        if not _descendants(me):
+        zygote.drain()
+        if not victims and all(pid in zygote.exits for pid in spawned):
+            for pid in spawned:
+                del zygote.exits[pid]
             return True
         time.sleep(0.002)
     return False
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def _listdir_fd(fd: int) -> list[str]:
+    return os.listdir(fd)
+
+
+def _is_dir(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+_WIPE_TAG = secrets.token_hex(6)
+_WIPE_IDS = itertools.count()
+
+
+def _empty_dir(root: str) -> bool:
+    """Removes everything below ``root`` (not ``root``): no recursion, two open fds at a
+    time, so neither depth nor permissions (mode-000 dirs) can stop it. Every directory
+    found is chmod'ed, then moved up to ``root`` and emptied there. Runs after every
+    process of the program is dead, so nothing changes under the walk."""
+    try:
+        rfd = os.open(root, _DIR_FLAGS)
+    except OSError:
+        return False
+    try:
+        queue = []
+        for name in _listdir_fd(rfd):
+            if _is_dir(name, rfd):
+                queue.append(name)
+            else:
+                os.unlink(name, dir_fd=rfd)
+        while queue:
+            name = queue.pop()
+            os.chmod(name, 0o700, dir_fd=rfd)
+            dfd = os.open(name, _DIR_FLAGS, dir_fd=rfd)
+            try:
+                for entry in _listdir_fd(dfd):
+                    if _is_dir(entry, dfd):
+                        os.chmod(entry, 0o700, dir_fd=dfd)
+                        queue.append(_move_up(entry, dfd, rfd))
+                    else:
+                        os.unlink(entry, dir_fd=dfd)
+            finally:
+                os.close(dfd)
+            os.rmdir(name, dir_fd=rfd)
+        return not _listdir_fd(rfd)
+    except OSError:
+        return False
+    finally:
+        os.close(rfd)
+
+
+def _move_up(name: str, dir_fd: int, root_fd: int) -> str:
+    while True:
+        new = f".verigen-wipe-{_WIPE_TAG}-{next(_WIPE_IDS)}"
+        try:
+            os.stat(new, dir_fd=root_fd, follow_symlinks=False)
+            continue  # taken (a program could have guessed the tag: never overwrite)
+        except FileNotFoundError:
+            pass
+        os.rename(name, new, src_dir_fd=dir_fd, dst_dir_fd=root_fd)
+        return new
+
+
+def _remove_tree(path: str) -> bool:
+    if not os.path.lexists(path):
+        return True
+    if not _empty_dir(path):
+        return False
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True
+
+
+def _scratch_free(path: str) -> bool:
+    """An emptied scratch dir: nothing listed and (nearly) no space used."""
+    try:
+        if os.listdir(path):
+            return False
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return (st.f_blocks - st.f_bfree) * st.f_frsize <= _SCRATCH_SLACK_BYTES
+
+
+def _sysv_ids(kind: str) -> list[int] | None:
+    try:
+        with open(f"/proc/sysvipc/{kind}", "rb") as fh:
+            lines = fh.read().splitlines()[1:]
+    except OSError:
+        return None
+    return [int(line.split()[1]) for line in lines if line.strip()]
+
+
+def _ipc_clean() -> bool:
+    """Removes every SysV shared-memory segment, message queue and semaphore set of our
+    IPC namespace (a program could leave one for the next, or pin memory in it)."""
+    removers = {
+        "shm": lambda i: _LIBC.shmctl(i, _IPC_RMID, None),
+        "msg": lambda i: _LIBC.msgctl(i, _IPC_RMID, None),
+        "sem": lambda i: _LIBC.semctl(i, 0, _IPC_RMID),
+    }
+    ok = True
+    for kind, remove in removers.items():
+        ids = _sysv_ids(kind)
+        if not ids:
+            continue
+        for ident in ids:
+            remove(ident)
+        ok = ok and not _sysv_ids(kind)
+    return ok
+
+
+def _keys_clean() -> bool:
+    """Clears the user keyrings a next program would share (each program also gets its own
+    session keyring). Where keyctl is refused (docker's seccomp profile) there is nothing
+    a program could have left."""
+    ok = True
+    for ring in (_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING):
+        if _keyctl(_KEYCTL_CLEAR, ring) == -1:
+            continue
+        ok = ok and _keyctl(_KEYCTL_READ, ring, 0, 0) == 0
+    return ok
+
+
+# ---------------------------------------------------------------- one request
 
 
 class _Output:
@@ -344,27 +731,33 @@ class _Output:
         return base64.b64encode(b"".join(self.parts.get(fd, []))).decode("ascii")
 
 
-def _pump(
-    pid: int, out: _Output, fds: list[int], deadline: float, cpu_used: list[float]
-) -> tuple[int | None, bool]:
-    """Reads the pipes until the child exits and they close. Returns (wait status or None
-    when still running, timed out); the child's CPU seconds go to ``cpu_used[0]``."""
-    pidfd = os.pidfd_open(pid)
-    open_fds = list(fds)
-    status: int | None = None
-    grace_end: float | None = None
-    try:
+class _Program:
+    """The live processes of one request, as R sees them."""
+
+    def __init__(self, zygote: _Zygote, pid: int, pidfd: int, peer: int | None) -> None:
+        self.zygote, self.pid, self.pidfd, self.peer = zygote, pid, pidfd, peer
+        self.spawned = [pid] if peer is None else [pid, peer]
+
+    def pump(self, out: _Output, fds: list[int], deadline: float) -> tuple[tuple[int, float] | None, bool]:
+        """Reads the pipes until the main program exits and they close. Returns (its wait
+        status and CPU seconds, or None when it still runs; timed out)."""
+        open_fds = list(fds)
+        exited: tuple[int, float] | None = None
+        lost = False
+        grace_end: float | None = None
         while not out.over:
             now = time.monotonic()
             end = deadline if grace_end is None else min(deadline, grace_end)
-            if now >= end or (status is not None and not open_fds):
+            if now >= end or ((exited is not None or lost) and not open_fds):
                 break
-            waiting = open_fds + ([pidfd] if status is None else [])
+            waiting = open_fds + ([self.pidfd] if grace_end is None else [])
             ready, _, _ = select.select(waiting, [], [], end - now)
             for fd in ready:
-                if fd == pidfd:
-                    _, status, usage = os.wait4(pid, 0)
-                    cpu_used[0] = usage.ru_utime + usage.ru_stime
+                if fd == self.pidfd:
+                    if self.peer is not None:  # the peer lives only as long as the program
+                        _kill_quietly(self.peer)
+                    exited = self.zygote.wait_exit(self.pid, 2.0)
+                    lost = exited is None
                     grace_end = time.monotonic() + _EXIT_GRACE_S
                     continue
                 data = os.read(fd, _CHUNK)
@@ -372,14 +765,18 @@ def _pump(
                     open_fds.remove(fd)
                 else:
                     out.add(fd, data)
-    finally:
-        os.close(pidfd)
-    timed_out = status is None and not out.over and time.monotonic() >= deadline
-    return status, timed_out
+        timed_out = exited is None and not lost and not out.over and time.monotonic() >= deadline
+        return exited, timed_out
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _read_marks(mark_r: int) -> bytes:
-    # Read once the child is dead, not watched while it runs: one wakeup fewer per program.
     os.set_blocking(mark_r, False)
     try:
         return os.read(mark_r, 64)
@@ -387,18 +784,19 @@ def _read_marks(mark_r: int) -> bytes:
         return b""
 
 
-def _classify(
-    status: int | None, timed_out: bool, marks: bytes, out: _Output, cpu_s: float, cpu_limit: float
-) -> tuple[str, int | None, str]:
+def _classify(exited: tuple[int, float] | None, timed_out: bool, marks: bytes, out: _Output,
+              cpu_limit: float) -> tuple[str, int | None, str]:
     if out.over:
         return "output_limit", None, f"output over {out.cap} bytes"
     if timed_out:
         return "timeout", None, "wall-clock limit"
-    if status is None:
-        return "sandbox_error", None, "child state unknown"
-    code = os.waitstatus_to_exitcode(status)
     if _STARTED_MARK not in marks:
-        return "sandbox_error", None, f"the child failed before the program started (exit {code})"
+        return "sandbox_error", None, "the child failed before the program started"
+    if exited is None:
+        # Only a program that killed our zygote gets here: its own doing, not our fault.
+        return "exited", None, "exit status lost (the program killed the runner's zygote)"
+    status, cpu_s = exited
+    code = os.waitstatus_to_exitcode(status)
     # SIGXCPU comes from the soft CPU limit; SIGKILL past it from the hard one.
     if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu_s >= cpu_limit):
         return "timeout", code, "CPU limit"
@@ -429,12 +827,13 @@ def _make_work_dir() -> str:
             continue
 
 
-def _stdin_file(data: bytes) -> int:
-    # A file, not a pipe: the runner never blocks feeding a program that does not read.
+def _memfd(data: bytes, name: str) -> int:
+    """A file holding ``data``, readable from offset 0 (a file, not a pipe: the writer
+    never blocks on a program that does not read)."""
     try:
-        fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-    except (OSError, AttributeError):  # no memfd: an unlinked file in the work dir
-        path = os.path.join(_make_work_dir(), "stdin")
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    except (OSError, AttributeError):  # no memfd: an unlinked file in a fresh dir
+        path = os.path.join(_make_work_dir(), name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         os.unlink(path)
         os.rmdir(os.path.dirname(path))
@@ -445,143 +844,223 @@ def _stdin_file(data: bytes) -> int:
     return fd
 
 
-def _prepare(req: dict) -> tuple[str, int]:
-    work = _make_work_dir()
-    for rel, b64 in (req.get("files") or {}).items():
-        path = _safe_path(work, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(base64.b64decode(b64))
-    data = base64.b64decode(req.get("stdin_b64", ""))
-    if not data:
-        return work, os.open(os.devnull, os.O_RDONLY)
-    return work, _stdin_file(data)
+def _payload(req: dict, cwd: str) -> int:
+    body = {"cwd": cwd, "argv": [str(a) for a in req.get("argv") or []]}
+    if req.get("program") is not None:
+        body["program"] = str(req["program"])
+    else:
+        body["code"] = str(req.get("code", ""))
+    return _memfd(json.dumps(body).encode("utf-8"), "payload")
 
 
-def handle(req: dict) -> dict:
-    """Runs one request and returns its response (without the id)."""
+class _Request:
+    """One request's fds and dirs, made by R; ``close_child_side`` after the spawn."""
+
+    def __init__(self) -> None:
+        self.dirs: list[str] = []
+        self.child_fds: list[int] = []
+        self.fds: list[int] = []  # everything to close at the end
+        self.peer_fds: list[int] | None = None
+
+    def prepare(self, req: dict) -> None:
+        """Work dir, files, stdin, pipes, payloads (and a socket pair for a peer)."""
+        work = self.new_dir()
+        for rel, b64 in (req.get("files") or {}).items():
+            path = _safe_path(work, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(base64.b64decode(b64))
+        data = base64.b64decode(req.get("stdin_b64", ""))
+        stdin_fd = self.child(_memfd(data, "stdin") if data else os.open(os.devnull, os.O_RDONLY))
+        self.out_r, out_w = self.pipe()
+        self.err_r, self.err_w = self.pipe()
+        self.mark_r, mark_w = self.pipe()
+        self.main_fds = [self.child(_payload(req, work)), stdin_fd, out_w, self.err_w, mark_w]
+        peer = req.get("peer")
+        if peer is not None:
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            main_end, peer_end = self.child(a.detach()), self.child(b.detach())
+            self.main_fds.append(main_end)
+            null = self.child(os.open(os.devnull, os.O_RDONLY))
+            payload = self.child(_payload(peer, self.new_dir()))
+            self.peer_fds = [payload, null, self.err_w, self.err_w, peer_end]
+
+    def new_dir(self) -> str:
+        path = _make_work_dir()
+        self.dirs.append(path)
+        return path
+
+    def child(self, fd: int) -> int:
+        self.child_fds.append(fd)
+        return fd
+
+    def pipe(self) -> tuple[int, int]:
+        r, w = os.pipe()
+        self.fds.append(r)
+        self.child_fds.append(w)
+        return r, w
+
+    def close_child_side(self) -> None:
+        for fd in self.child_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.child_fds = []
+
+    def close(self) -> None:
+        self.close_child_side()
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]]:
+    """Runs one request. Returns (response without id, its resources for cleanup, the
+    pids forked for it)."""
     start = time.monotonic()
     limits = req["limits"]
-    work, stdin_fd = _prepare(req)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    mark_r, mark_w = os.pipe()
-    out = _Output(int(limits["max_output_bytes"]))
-    pid = os.fork()
-    if pid == 0:
-        _child(req, work, (stdin_fd, out_w, err_w, mark_w))
-    for fd in (stdin_fd, out_w, err_w, mark_w):
-        os.close(fd)
-    cpu_used = [0.0]
+    res = _Request()
+    spawned: list[int] = []
     try:
-        status, timed_out = _pump(
-            pid, out, [out_r, err_r], start + float(limits["timeout_s"]), cpu_used
-        )
-    finally:
-        clean = _kill_everything(pid)
-        marks = _read_marks(mark_r)
-        for fd in (out_r, err_r, mark_r):
-            os.close(fd)
-        shutil.rmtree(work, onerror=_force_remove)
-    state, code, detail = _classify(status, timed_out, marks, out, cpu_used[0], _cpu_limit(limits))
+        res.prepare(req)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a bad request: never a verdict
+        return _error(f"runner: bad request: {exc!r}"), res, spawned
+    out = _Output(int(limits["max_output_bytes"]))
+    try:
+        groups = [(res.main_fds, 3)] + ([(res.peer_fds, None)] if res.peer_fds is not None else [])
+        children = zygote.spawn(limits, groups)
+        spawned.extend(pid for pid, _ in children)
+        res.fds.extend(pidfd for _, pidfd in children)
+        (pid, pidfd), peer_pid = children[0], (children[1][0] if len(children) > 1 else None)
+        res.close_child_side()
+        program = _Program(zygote, pid, pidfd, peer_pid)
+        exited, timed_out = program.pump(out, [res.out_r, res.err_r], start + float(limits["timeout_s"]))
+    except (OSError, EOFError) as exc:
+        res.close_child_side()
+        return _error(f"runner: cannot start the program: {exc}"), res, spawned
+    marks = _read_marks(res.mark_r)
+    state, code, detail = _classify(exited, timed_out, marks, out, _cpu_limit(limits))
     return {
         "status": state,
         "exit_code": code,
-        "stdout_b64": out.get(out_r),
-        "stderr_b64": out.get(err_r),
+        "stdout_b64": out.get(res.out_r),
+        "stderr_b64": out.get(res.err_r),
         "wall_s": time.monotonic() - start,
         "detail": detail,
-        "clean": clean,
-    }
+    }, res, spawned
 
 
-def _force_remove(func: object, path: str, exc: object) -> None:
-    # The program may have made its files read-only; the runner owns them all the same.
-    try:
-        os.chmod(os.path.dirname(path), 0o700)
-        os.chmod(path, 0o700)
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
-    except OSError:
-        pass
+def _error(detail: str) -> dict:
+    return {"status": "sandbox_error", "exit_code": None, "stdout_b64": "", "stderr_b64": "",
+            "wall_s": 0.0, "detail": detail}
 
 
-def _wipe(dirs: list[str]) -> None:
-    """Empties the scratch dirs this runner owns alone, so no program sees what an earlier
-    one left there (or finds the space used up)."""
-    for base in dirs:
-        try:
-            names = os.listdir(base)
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(base, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, onerror=_force_remove)
+def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], opts: _Options) -> bool:
+    """After a program: True only when we can prove nothing of it is left, the zygote
+    included (a program could have stopped or killed it: it must still answer)."""
+    clean = _kill_all(zygote, spawned)
+    if res is not None:
+        res.close()
+        for path in res.dirs:
+            clean = _remove_tree(path) and clean
+    for path in opts.wipe:
+        clean = _empty_dir(path) and _scratch_free(path) and clean
+    if opts.isolated:  # our own IPC and user namespaces: everything in them is ours
+        clean = _ipc_clean() and clean
+        clean = _keys_clean() and clean
+    return clean and zygote.ping()
+
+
+# ---------------------------------------------------------------- main loop
+
+
+class _Options:
+    """``--wipe DIR`` (repeatable): dirs emptied after every request. ``--isolated``: the
+    runner has IPC and user namespaces of its own (every sandbox backend), so it removes
+    every SysV IPC object and clears the user keyrings after each program; never on a
+    shared host, where those belong to others."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.wipe: list[str] = []
+        self.isolated = False
+        args = list(argv)
+        while args:
+            flag = args.pop(0)
+            if flag == "--isolated":
+                self.isolated = True
+            elif flag == "--wipe" and args:
+                self.wipe.append(args.pop(0))
             else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+                raise SystemExit(f"runner: bad option {flag!r}")
 
 
-def _parse_args(argv: list[str]) -> list[str]:
-    """``--wipe DIR`` (repeatable): dirs emptied after every request."""
-    wipe = []
-    for flag, value in zip(argv[::2], argv[1::2]):
-        if flag != "--wipe":
-            raise SystemExit(f"runner: unknown option {flag!r}")
-        wipe.append(value)
-    return wipe
+def _serve(req: dict, zygote: _Zygote, opts: _Options, out_fd: int) -> bool:
+    """Runs one request: the response frame, then the clean frame. Returns whether the
+    runner may go on (a host recycles it otherwise)."""
+    res: _Request | None = None
+    spawned: list[int] = []
+    try:
+        resp, res, spawned = handle(req, zygote)
+    except Exception as exc:
+        resp = _error(f"runner: {exc!r}")
+    resp["id"] = req.get("id")
+    _write_frame(out_fd, resp)
+    try:
+        clean = _cleanup(zygote, res, spawned, opts)
+    except Exception:
+        clean = False
+    _write_frame(out_fd, {"id": req.get("id"), "clean": clean})
+    return clean and resp["status"] not in _RECYCLE_AFTER
+
+
+# After these the host recycles the runner (see _runner_client._RECYCLE_AFTER).
+_RECYCLE_AFTER = frozenset({"timeout", "memory", "output_limit", "sandbox_error"})
 
 
 def main() -> int:
-    wipe = _parse_args(sys.argv[1:])
+    opts = _Options(sys.argv[1:])
     _prctl(_PR_SET_DUMPABLE, 0)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     _STDIO[:] = _make_stdio()
     _warm_up()
-    # Objects that exist now are never collected: the forked child's GC does not touch
-    # (and copy-on-write) the runner's pages.
+    # Objects that exist now are never collected: a forked child's GC does not touch (and
+    # copy-on-write) these pages.
     gc.freeze()
+    zygote = _Zygote()  # before any request is read: it never holds request data
     rfd, wfd = 0, 1
-    _write_frame(wfd, {"ready": True, "protocol": PROTOCOL, "batch": True,
+    _write_frame(wfd, {"ready": True, "protocol": PROTOCOL, "batch": True, "peer": True,
                        "python": sys.version.split()[0]})
     while True:
         req = _read_frame(rfd)
         if req is None:
+            zygote.sock.close()  # the zygote sees EOF and leaves; reap it
+            try:
+                os.waitpid(zygote.pid, 0)
+            except ChildProcessError:
+                pass
             return 0
-        if req.get("op") == "ping":
-            _write_frame(wfd, {"pong": True})
-        elif req.get("op") == "batch":
-            # One response frame per request, in order; stop after a result the host will
-            # throw this runner away for (it kills us; the rest it runs elsewhere).
+        op = req.get("op")
+        if op == "ping":
+            _write_frame(wfd, {"pong": zygote.alive})
+        elif op == "load":
+            try:
+                error = zygote.load(str(req["name"]), str(req["code"]))
+            except EOFError as exc:
+                error = str(exc)
+            _write_frame(wfd, {"loaded": req.get("name"), "ok": error is None, "detail": error or ""})
+        elif op == "batch":
+            # Per request: a response frame and a clean frame; stop after a program the
+            # host will throw this runner away for (it kills us; the rest runs elsewhere).
             for item in req.get("requests") or []:
-                resp = _serve(item, wipe)
-                _write_frame(wfd, resp)
-                if resp["status"] in _RECYCLE_AFTER or resp["clean"] is not True:
+                if not _serve(item, zygote, opts, wfd):
                     break
         else:
-            _write_frame(wfd, _serve(req, wipe))
-
-
-# After these the host recycles the runner (see _runner_client._RECYCLE_AFTER).
-_RECYCLE_AFTER = frozenset({"timeout", "memory", "output_limit"})
-
-
-def _serve(req: dict, wipe: list[str]) -> dict:
-    try:
-        resp = handle(req)
-    except Exception as exc:
-        resp = {"status": "sandbox_error", "exit_code": None, "stdout_b64": "",
-                "stderr_b64": "", "wall_s": 0.0, "detail": f"runner: {exc!r}",
-                "clean": _kill_everything(None)}
-    _wipe(wipe)
-    resp["id"] = req.get("id")
-    return resp
+            _serve(req, zygote, opts, wfd)
 
 
 if __name__ == "__main__":

@@ -239,3 +239,246 @@ def test_puzzle_attack_is_never_accepted(puzzle_verifier: PuzzleVerifier, attack
     verdict = puzzle_verifier.verify(_problem(PUZZLE, "p3/Seven:0"), code)
     assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), (attack, verdict)
 
+
+
+# ---------------------------------------------------------------- attacks on the two-process design
+# Written from the attack classes of the function-harness review (issue 7): each would have
+# forged a pass, read the tests, or turned a wrong answer into ERROR against a harness that
+# shares a process with the candidate. None may be ACCEPTED, and none may become ERROR.
+
+FORGED = '{"v":1,"passed":1,"total":1,"why":"","payload":[3,4],"fault":null}\\n'
+_FORGE_EVERYWHERE = (
+    "import os\n"
+    "def _forge():\n"
+    f"    line = {FORGED!r}.encode()\n"
+    "    for fd in range(0, 512):\n"
+    "        try:\n            os.write(fd, line)\n        except OSError:\n            pass\n"
+    "    for pid in os.listdir('/proc'):\n"
+    "        if not pid.isdigit():\n            continue\n"
+    "        for n in range(0, 8):\n"
+    "            try:\n"
+    "                with open(f'/proc/{pid}/fd/{n}', 'wb', buffering=0) as fh:\n"
+    "                    fh.write(line)\n"
+    "            except OSError:\n                pass\n"
+)
+
+NEW_ATTACKS: dict[str, str] = {
+    # Patch what a trusted side would call after the candidate ran; define no function.
+    "patch_library_code_no_function": (
+        _FORGE_EVERYWHERE +
+        "import builtins, json, json.encoder, typing, sys\n"
+        "json.JSONEncoder.iterencode = lambda self, o, _one_shot=False: iter([_forge() or ''])\n"
+        "json.dumps = lambda *a, **k: (_forge(), '')[1]\n"
+        "builtins.isinstance = lambda *a: (_forge(), True)[1]\n"
+        "typing.List = type('L', (), {'__class_getitem__': classmethod(lambda c, i: _forge())})\n"
+        "sys.modules['json'] = json\n"
+        "_forge()\n"
+    ),
+    # Find the report channel by inode, dup2 a pipe over it, and have a forked helper write
+    # a forged report during the exit grace period.
+    "dup2_over_stdout_and_helper_prints_late": (
+        _FORGE_EVERYWHERE +
+        "import stat, time, sys\n"
+        "r, w = os.pipe()\n"
+        "for fd in range(0, 64):\n"
+        "    try:\n        st = os.fstat(fd)\n    except OSError:\n        continue\n"
+        "    if stat.S_ISFIFO(st.st_mode) and fd not in (r, w):\n"
+        "        keep = os.dup(fd)\n        os.dup2(w, fd)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n    time.sleep(0.1)\n    _forge()\n    os._exit(0)\n"
+        "_forge()\n"
+        "def add(a, b):\n    _forge()\n    os._exit(0)\n"
+    ),
+    # Native code in the candidate's process: make it dumpable, then reach for the other
+    # processes' memory and fds (ptrace, /proc/<pid>/mem, a str-subclass path).
+    "native_dumpable_ptrace_proc_mem": (
+        _FORGE_EVERYWHERE +
+        "import ctypes, re\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.prctl(4, 1, 0, 0, 0)\n"
+        "class P(str):\n    pass\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if not pid.isdigit() or int(pid) == os.getpid():\n        continue\n"
+        "    libc.ptrace(16, int(pid), None, None)\n"
+        "    try:\n"
+        "        with open(P(f'/proc/{pid}/mem'), 'rb') as fh:\n            fh.read(16)\n"
+        "        _forge()\n"
+        "    except OSError:\n        pass\n"
+        "_forge()\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+    # os._exit with the old harness's fault code, and with others, in the module body.
+    "os_exit_97": "import os\nos._exit(97)\n",
+    "os_exit_125": "import os\nos._exit(125)\n",
+    "os_exit_97_in_call": "import os\ndef add(a, b):\n    os._exit(97)\n",
+    # Break the cleanup: a 3,000-deep directory chain in the work dir and in /tmp.
+    "deep_directory_chain": (
+        "import os\n"
+        "for base in (os.getcwd(), '/tmp'):\n"
+        "    os.chdir(base)\n"
+        "    for i in range(3000):\n        os.mkdir('d')\n        os.chdir('d')\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+    # Kill (or stop) every other process in reach: the trusted side, the zygote, the runner.
+    "kill_every_other_process": (
+        "import os, signal\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) != os.getpid():\n"
+        "        try:\n            os.kill(int(pid), signal.SIGKILL)\n        except OSError:\n            pass\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+    # Talk on the channel itself: garbage, an absurd length, a reply out of turn.
+    "garbage_on_the_channel": (
+        "import os, struct, json\n"
+        "for fd in (3, 4):\n"
+        "    for data in (b'\\x00\\x00\\x00\\x05{{{{{', struct.pack('>I', 1 << 31),\n"
+        "                 struct.pack('>I', 40) + json.dumps({'id': 1, 'ok': {}})[:40].encode()):\n"
+        "        try:\n            os.write(fd, data)\n        except OSError:\n            pass\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+    "deeply_nested_result": (
+        "def add(a, b):\n    x = []\n    for _ in range(200000):\n        x = [x]\n    return x\n"
+    ),
+    # Pin memory outside the process's address-space limit, in SysV shared memory.
+    "pin_memory_in_sysv_shm": (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+        "for i in range(6):\n"
+        "    shm = libc.shmget(0x7A000 + i, 256 << 20, 0o1000 | 0o600)\n"
+        "    addr = libc.shmat(shm, None, 0)\n"
+        "    if addr not in (None, ctypes.c_void_p(-1).value):\n"
+        "        ctypes.memset(addr, 1, 256 << 20)\n        libc.shmdt(ctypes.c_void_p(addr))\n"
+        "def add(a, b):\n    return 0\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("family", sorted(SUITES))
+@pytest.mark.parametrize("attack", sorted(NEW_ATTACKS))
+def test_new_attack_is_neither_accepted_nor_error(code_verifier: CodeVerifier, family: str, attack: str) -> None:
+    verdict = code_verifier.verify(_problem(SUITES[family]), f"```python\n{NEW_ATTACKS[attack]}```")
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), (attack, verdict)
+
+
+@pytest.mark.parametrize("attack", sorted(NEW_ATTACKS))
+def test_new_attack_on_puzzles_is_neither_accepted_nor_error(puzzle_verifier: PuzzleVerifier, attack: str) -> None:
+    code = NEW_ATTACKS[attack].replace("def add(a, b):", "def sol():")
+    verdict = puzzle_verifier.verify(_problem(PUZZLE, "p3/Seven:0"), code)
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), (attack, verdict)
+
+
+def test_stopping_the_trusted_side_is_a_timeout(code_verifier: CodeVerifier) -> None:
+    code = ("import os, signal\n"
+            "for pid in os.listdir('/proc'):\n"
+            "    if pid.isdigit() and int(pid) != os.getpid():\n"
+            "        try:\n            os.kill(int(pid), signal.SIGSTOP)\n        except OSError:\n            pass\n"
+            "def add(a, b):\n    return a + b\n")
+    suite = TestSuite(kind="function", entry_point="add", tests=("assert add(1, 2) == 3",), timeout_s=1.0)
+    verdict = code_verifier.verify(_problem(suite, "toy/stop"), code)
+    assert verdict.outcome in (Outcome.TIMEOUT, Outcome.REJECTED), verdict
+
+
+# The tests hold a secret the candidate must find to pass (a lookup table built from the
+# test job, wherever it may be: files, other processes, its own memory).
+SECRET_HUNT = r'''
+import ctypes, gc, os, re, time
+PATTERN = re.compile(rb"SECRET[0-9a-f]{32}")
+found = []
+STOP = time.monotonic() + 8
+def scan(data):
+    if time.monotonic() < STOP:
+        found.extend(m.group().decode() for m in PATTERN.finditer(data))
+def scan_file(path, limit=1 << 22):
+    try:
+        if not os.path.isfile(path):  # never a pipe or a socket: a read could block
+            return
+        with open(path, "rb") as fh:
+            scan(fh.read(limit))
+    except OSError:
+        pass
+for base in (os.getcwd(), "/tmp", "/dev/shm", "/opt", "/run", "/var", "/home", "/root", "/etc"):
+    for root, dirs, files in os.walk(base):
+        for name in files:
+            scan_file(os.path.join(root, name))
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    for part in ("cmdline", "environ"):
+        scan_file(f"/proc/{pid}/{part}")
+    for fd in range(16):
+        scan_file(f"/proc/{pid}/fd/{fd}")
+    try:
+        maps = open(f"/proc/{pid}/maps").read().splitlines()
+        with open(f"/proc/{pid}/mem", "rb") as mem:
+            for line in maps:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                if "r" in line.split()[1] and hi - lo < 1 << 26:
+                    try:
+                        mem.seek(lo)
+                        scan(mem.read(hi - lo))
+                    except (OSError, OverflowError, ValueError):
+                        pass
+    except OSError:
+        pass
+for obj in gc.get_objects():
+    for value in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()):
+        if isinstance(value, str):
+            scan(value.encode("utf-8", "replace"))
+ANSWER = next((f for f in found if f != "SECRET" + "0" * 32), "nothing")
+def answer(a, b):
+    return ANSWER
+'''
+
+
+@pytest.mark.parametrize("family", ["humaneval_like", "mbpp_like", "puzzle"])
+def test_the_tests_are_not_readable_by_the_candidate(
+    code_verifier: CodeVerifier, puzzle_verifier: PuzzleVerifier, family: str
+) -> None:
+    import secrets
+
+    secret = "SECRET" + secrets.token_hex(16)
+    if family == "puzzle":
+        puzzle = Puzzle(name="Hunt:0", sat=f"def sat(x: str):\n    return x == {secret!r}", ans_type="str",
+                        timeout_s=30.0, sat_timeout_s=5.0)
+        verdict = puzzle_verifier.verify(_problem(puzzle, "p3/Hunt:0"),
+                                         SECRET_HUNT + "def sol():\n    return ANSWER\n")
+    else:
+        setup = f"def check(candidate):\n    assert candidate(1, 2) == {secret!r}\n"
+        suite = (TestSuite(kind="function", entry_point="answer", setup=setup, tests=("check(answer)",), timeout_s=30.0)
+                 if family == "humaneval_like" else
+                 TestSuite(kind="function", entry_point="answer", tests=(f"assert answer(1, 2) == {secret!r}",),
+                           timeout_s=30.0))
+        verdict = code_verifier.verify(_problem(suite, f"toy/hunt-{family}"), SECRET_HUNT)
+    assert verdict.outcome is Outcome.REJECTED, verdict
+    assert secret not in (verdict.detail or "") and secret not in (verdict.answer or "")
+
+
+def test_call_based_int_needs_an_int(code_verifier: CodeVerifier) -> None:
+    suite = TestSuite(kind="call", entry_point="f", timeout_s=3.0,
+                      cases=(IOCase(input="[10]", output="[1000000000000]"), IOCase(input="[3]", output="[27]")))
+    close = "def f(n):\n    return n ** 12 * (1 + 1e-9) if n == 10 else float(n ** 3)\n"
+    assert code_verifier.verify(_problem(suite, "toy/int"), close).outcome is Outcome.REJECTED
+    exact = "def f(n):\n    return n ** 12 if n == 10 else n ** 3\n"
+    assert code_verifier.verify(_problem(suite, "toy/int"), exact).outcome is Outcome.ACCEPTED
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("poison", ["deep_directory_chain", "pin_memory_in_sysv_shm", "kill_every_other_process"])
+def test_a_poisoned_runner_never_fails_the_next_honest_programs(poison: str, backend: str) -> None:
+    from verigen.sandbox.select import open_sandbox
+
+    # One warm runner: the honest programs run where the poison ran.
+    sandbox = open_sandbox(_backend(backend), workers=1)
+    verifier = CodeVerifier(sandbox=sandbox, scale_timeouts=False)
+    try:
+        maze = ("import os\nos.chdir('/tmp')\nfor i in range(400):\n    os.mkdir('m')\n    os.chmod('.', 0o700)\n"
+                "    os.chdir('m')\nopen('f', 'wb').write(b'x' * (8 << 20))\n"
+                "for i in range(400):\n    os.chdir('..')\n    os.chmod('m', 0)\n")
+        for attack in (NEW_ATTACKS[poison], maze):
+            bad = verifier.verify(_problem(MBPP_SUITE), attack)
+            assert bad.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), bad
+            honest = [verifier.verify(_problem(MBPP_SUITE), HONEST_FUNCTION).outcome for _ in range(6)]
+            assert honest == [Outcome.ACCEPTED] * 6
+    finally:
+        verifier.close()
+        sandbox.close()

@@ -57,3 +57,41 @@ def test_thread_pool_turns_exceptions_into_error() -> None:
         assert p.submit(PROBLEM, "7").result().outcome is Outcome.ACCEPTED
     finally:
         p.close()
+
+
+class _Counting(ToyVerifier):
+    """Counts checks; ``flaky`` answers ERROR on its first check, then judges."""
+
+    needs_process_isolation = False
+
+    def __init__(self) -> None:
+        self.checks: list[str] = []
+
+    def verify(self, problem: Problem[object], completion: str) -> object:  # type: ignore[override]
+        self.checks.append(completion)
+        if completion == "flaky" and self.checks.count("flaky") == 1:
+            from verigen.types import Verdict
+
+            return Verdict(outcome=Outcome.ERROR, detail="sandbox fault", verifier="toy")
+        return super().verify(problem, "7" if completion == "flaky" else completion)
+
+    def cache_key(self, problem: Problem[object], completion: str) -> str:
+        return completion.strip()  # judges "7" and " 7 " alike
+
+
+def test_identical_candidates_are_checked_once_but_errors_are_not_shared() -> None:
+    from verigen.verify.pool import open_pool
+
+    verifier = _Counting()
+    pool = open_pool(verifier, workers=1)
+    try:
+        texts = ["7", " 7 ", "8", "7", "flaky", "flaky"]
+        outcomes = [pool.submit(PROBLEM, t).result(timeout=10).outcome for t in texts]
+        other = pool.submit(Problem(id="q", task="toy", prompt="", reference=Gold(text="8")), "8").result()
+    finally:
+        pool.close()
+    assert outcomes == [Outcome.ACCEPTED, Outcome.ACCEPTED, Outcome.REJECTED, Outcome.ACCEPTED,
+                        Outcome.ERROR, Outcome.ACCEPTED]
+    # "7" once, "8" once, "flaky" twice (its ERROR was not shared), and "8" again for problem q
+    assert sorted(verifier.checks) == ["7", "8", "8", "flaky", "flaky"]
+    assert other.outcome is Outcome.ACCEPTED

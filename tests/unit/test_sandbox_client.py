@@ -18,14 +18,14 @@ from verigen.sandbox._runner_client import (
     encode_frame,
     encode_request,
 )
-from verigen.sandbox.types import ExecRequest, ExecStatus, Limits
+from verigen.sandbox.types import ExecPeer, ExecRequest, ExecStatus, Limits
 
 
 def _frame(obj: object) -> bytes:
     return encode_frame(obj)
 
 
-def _response(rid: int, status: str = "exited", clean: bool = True, stdout: bytes = b"ok\n") -> dict[str, object]:
+def _response(rid: int, status: str = "exited", clean: bool | str = True, stdout: bytes = b"ok\n") -> dict[str, object]:
     return {"id": rid, "status": status, "exit_code": 0 if status == "exited" else None,
             "stdout_b64": base64.b64encode(stdout).decode(), "stderr_b64": "", "wall_s": 0.01,
             "detail": "", "clean": clean}
@@ -36,7 +36,7 @@ class FakeTransport:
 
     def __init__(self, behaviour: object) -> None:
         self.behaviour = behaviour
-        self.buffer = bytearray(_frame({"ready": True, "protocol": 1, "python": "3.x"}))
+        self.buffer = bytearray(_frame({"ready": True, "protocol": 2, "python": "3.x"}))
         self.killed = False
         self.requests: list[dict[str, object]] = []
 
@@ -45,10 +45,17 @@ class FakeTransport:
             raise TransportError("dead")
         (n,) = struct.unpack(">I", data[:4])
         req = json.loads(data[4 : 4 + n])
+        if req.get("op") == "load":
+            self.buffer += _frame({"loaded": req["name"], "ok": True})
+            return
         self.requests.append(req)
         answer = self.behaviour(req["id"])  # type: ignore[operator]
         if isinstance(answer, dict):
+            answer = dict(answer)
+            clean = answer.pop("clean")
             self.buffer += _frame(answer)
+            if clean != "never":  # the runner's word after its cleanup, in a frame of its own
+                self.buffer += _frame({"id": req["id"], "clean": clean})
         elif answer == "garbage":
             self.buffer += struct.pack(">I", 3) + b"{{{"
         elif answer == "eof":
@@ -99,9 +106,28 @@ def test_bad_responses_are_transport_errors(frame: dict[str, object], problem: s
 
 
 def test_response_decodes_with_replacement_for_bad_utf8() -> None:
-    reply = decode_response(1, _response(1, stdout=b"\xffok"))
-    assert reply.result.status is ExecStatus.EXITED and reply.result.stdout == "\ufffdok"
-    assert reply.clean
+    result = decode_response(1, _response(1, stdout=b"\xffok"))
+    assert result.status is ExecStatus.EXITED and result.stdout == "\ufffdok"
+
+
+def test_request_frame_names_a_program_and_its_peer() -> None:
+    req = ExecRequest(program="harness", argv=("main",), peer=ExecPeer(program="harness", argv=("peer",)))
+    obj = json.loads(encode_request(1, req)[4:])
+    assert obj["program"] == "harness" and "code" not in obj and obj["argv"] == ["main"]
+    assert obj["peer"] == {"program": "harness", "argv": ["peer"]}
+    with pytest.raises(ValueError, match="not both"):
+        ExecRequest(code="print(1)", program="harness")
+
+
+def test_a_missing_clean_frame_keeps_the_result_and_discards_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verigen.sandbox._runner_client as client
+
+    monkeypatch.setattr(client, "CLEANUP_TIMEOUT_S", 0.1)
+    pool, spawned = _pool([lambda rid: _response(rid, clean="never"), lambda rid: _response(rid)])
+    first = pool.run(ExecRequest(code="x"))
+    assert first.status is ExecStatus.EXITED and first.stdout == "ok\n"  # never SANDBOX_ERROR
+    pool.run(ExecRequest(code="x"))
+    assert len(spawned) == 2 and spawned[0].killed
 
 
 def _pool(behaviours: list[object], **kw: float) -> tuple[RunnerPool, list[FakeTransport]]:
@@ -128,7 +154,7 @@ def test_runner_failure_is_sandbox_error_and_runner_is_replaced(failure: str) ->
 @pytest.mark.parametrize(
     ("status", "clean", "recycled"),
     [("exited", True, False), ("exited", False, True), ("timeout", True, True),
-     ("memory", True, True), ("output_limit", True, True)],
+     ("memory", True, True), ("output_limit", True, True), ("sandbox_error", True, True)],
 )
 def test_recycle_policy(status: str, clean: bool, recycled: bool) -> None:
     pool, spawned = _pool([lambda rid: _response(rid, status=status, clean=clean)])

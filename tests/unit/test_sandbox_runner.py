@@ -89,8 +89,24 @@ def test_work_dir_is_private_and_removed(pool: RunnerPool) -> None:
     assert first.status is ExecStatus.EXITED and again.stdout == "False\n"
 
 
+def test_a_program_that_kills_the_zygote_keeps_its_result_and_the_runner_is_replaced(pool: RunnerPool) -> None:
+    # The program's parent is the runner's zygote; killing it is the program's doing: its
+    # own result stands (never SANDBOX_ERROR), and the runner, no longer clean, is replaced.
+    killer = pool.run(ExecRequest(code="import os, signal; os.kill(os.getppid(), signal.SIGKILL); print('done')"))
+    assert killer.status is ExecStatus.EXITED and killer.stdout == "done\n", killer
+    results = pool.run_many([ExecRequest(code="print(2)")] * 4)
+    assert [r.stdout for r in results] == ["2\n"] * 4
+
+
 def test_killing_the_runner_is_sandbox_error_then_recovers(pool: RunnerPool) -> None:
-    dead = pool.run(ExecRequest(code="import os, signal; os.kill(os.getppid(), signal.SIGKILL)"))
+    # Possible only without isolation (in a sandbox the runner is PID 1 of its namespace).
+    code = (
+        "import os, signal\n"
+        "zygote = os.getppid()\n"
+        "runner = int(open(f'/proc/{zygote}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "os.kill(runner, signal.SIGKILL)\n"
+    )
+    dead = pool.run(ExecRequest(code=code))
     assert dead.status is ExecStatus.SANDBOX_ERROR
     results = pool.run_many([ExecRequest(code="print(2)")] * 4)
     assert [r.stdout for r in results] == ["2\n"] * 4

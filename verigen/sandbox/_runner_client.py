@@ -1,5 +1,5 @@
-"""Host side of the runner protocol (sandboxes/python/runner.py): framing, a pipe transport,
-and a pool of warm runners with restart-on-crash and a host-side watchdog.
+"""Host side of the runner protocol (sandboxes/python/runner.py, protocol 2): framing, a
+pipe transport, and a pool of warm runners with restart-on-crash and a host-side watchdog.
 
 Backends differ only in how a runner is started (``spawn``): bwrap starts it inside a fresh
 bubblewrap instance, docker inside a warm container. Any fault of the transport or the
@@ -20,25 +20,28 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, cast
 
 from verigen.errors import InfrastructureError, UsageError
-from verigen.sandbox.types import ExecRequest, ExecResult, ExecStatus
+from verigen.sandbox._files import sandbox_dir, shipped_programs
+from verigen.sandbox.types import ExecPeer, ExecRequest, ExecResult, ExecStatus
 
 log = logging.getLogger(__name__)
 
-RUNNER_PATH = Path(__file__).resolve().parents[2] / "sandboxes" / "python" / "runner.py"
-PROTOCOL = 1
+PROTOCOL = 2
+# How long a runner may take to clean up after a program (its own files, processes, IPC
+# objects) before the host gives up on it. It never delays or changes the program's result.
+CLEANUP_TIMEOUT_S = 60.0
 _MAX_FRAME = 1 << 30
 _MAX_BATCH = 16  # requests per batch frame in run_many
 _MAX_BATCH_BYTES = 4 << 20  # and their payload: the runner holds a whole frame in memory
 # Statuses after which the runner's sandbox instance is thrown away: the program pushed a
-# limit, so whatever it left behind (tmpfs contents, stray processes) is not trusted.
-_RECYCLE_AFTER = frozenset({ExecStatus.TIMEOUT, ExecStatus.MEMORY, ExecStatus.OUTPUT_LIMIT})
+# limit, or the sandbox failed, so nothing about the instance is trusted any more.
+_RECYCLE_AFTER = frozenset({ExecStatus.TIMEOUT, ExecStatus.MEMORY, ExecStatus.OUTPUT_LIMIT,
+                            ExecStatus.SANDBOX_ERROR})
 
 
 class TransportError(InfrastructureError):
@@ -60,11 +63,6 @@ class Transport(Protocol):
     def alive(self) -> bool: ...
 
 
-def runner_source() -> bytes:
-    """The runner script's bytes (to copy or bind into a sandbox)."""
-    return RUNNER_PATH.read_bytes()
-
-
 class PipeTransport:
     """A runner started as a subprocess, talking over its stdin/stdout pipes."""
 
@@ -76,6 +74,7 @@ class PipeTransport:
         self._out_fd = proc.stdout.fileno()
         self._on_close = on_close
         self._closed = False
+        self._buf = bytearray()
 
     def write(self, data: bytes) -> None:
         try:
@@ -85,8 +84,9 @@ class PipeTransport:
             raise TransportError(f"runner stdin closed: {exc}") from exc
 
     def read_exact(self, n: int, deadline: float) -> bytes:
-        parts: list[bytes] = []
-        while n:
+        # Reads what the pipe holds (up to 1 MiB) and serves frames from that buffer: a
+        # response and its clean frame usually arrive in one read.
+        while len(self._buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransportError("runner did not answer before the deadline")
@@ -94,14 +94,15 @@ class PipeTransport:
                 ready, _, _ = select.select([self._out_fd], [], [], left)
                 if not ready:
                     continue
-                chunk = os.read(self._out_fd, min(n, 1 << 20))
+                chunk = os.read(self._out_fd, max(n - len(self._buf), 1 << 16))
             except (OSError, ValueError) as exc:
                 raise TransportError(f"runner stdout failed: {exc}") from exc
             if not chunk:
                 raise TransportError(f"runner exited (code {self._proc.poll()})")
-            parts.append(chunk)
-            n -= len(chunk)
-        return b"".join(parts)
+            self._buf += chunk
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
 
     def kill(self) -> None:
         if self._closed:
@@ -157,14 +158,24 @@ def encode_batch(first_id: int, requests: Sequence[ExecRequest]) -> bytes:
     return encode_frame({"op": "batch", "requests": objs})
 
 
+def _source(code: str, program: str | None, argv: Sequence[str]) -> dict[str, object]:
+    if program is not None:
+        return {"program": program, "argv": list(argv)}
+    return {"code": code, "argv": list(argv)}
+
+
+def _peer_obj(peer: ExecPeer) -> dict[str, object]:
+    return _source(peer.code, peer.program, peer.argv)
+
+
 def _request_obj(request_id: int, request: ExecRequest) -> dict[str, object]:
     lim = request.limits
     return {
         "id": request_id,
-        "code": request.code,
+        **_source(request.code, request.program, request.argv),
+        "peer": None if request.peer is None else _peer_obj(request.peer),
         "stdin_b64": base64.b64encode(request.stdin).decode("ascii"),
         "files": {k: base64.b64encode(v).decode("ascii") for k, v in request.files.items()},
-        "argv": list(request.argv),
         "limits": {
             "timeout_s": lim.timeout_s,
             "memory_mb": lim.memory_mb,
@@ -188,7 +199,7 @@ class RunnerReply:
     clean: bool
 
 
-def decode_response(request_id: int, frame: dict[str, object]) -> RunnerReply:
+def decode_response(request_id: int, frame: dict[str, object]) -> ExecResult:
     if frame.get("id") != request_id:
         raise TransportError(f"runner answered id {frame.get('id')!r}, expected {request_id}")
     try:
@@ -204,28 +215,49 @@ def decode_response(request_id: int, frame: dict[str, object]) -> RunnerReply:
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise TransportError(f"runner sent a malformed response: {exc!r}") from exc
-    return RunnerReply(result=result, clean=frame.get("clean", True) is True)
+    return result
 
 
 class Runner:
-    """One live runner: handshake on start, then request/response."""
+    """One live runner: handshake and program registration on start, then requests.
 
-    def __init__(self, transport: Transport, *, startup_timeout_s: float) -> None:
+    Every response is followed by a clean frame: the runner's word, after its cleanup,
+    that nothing of the program is left. A missing or late clean frame never touches the
+    result (it is already in hand); it only means the runner is not reused.
+    """
+
+    def __init__(self, transport: Transport, *, startup_timeout_s: float,
+                 programs: Mapping[str, str]) -> None:
         self.transport = transport
-        hello = read_frame(transport, time.monotonic() + startup_timeout_s)
+        deadline = time.monotonic() + startup_timeout_s
+        hello = read_frame(transport, deadline)
         if hello.get("ready") is not True or hello.get("protocol") != PROTOCOL:
             transport.kill()
             raise TransportError(f"runner sent an unexpected greeting: {hello!r}")
         self.python = str(hello.get("python", "?"))
         self.batch = hello.get("batch") is True  # knows the "batch" op
         self._next_id = 0
+        for name, code in programs.items():
+            transport.write(encode_frame({"op": "load", "name": name, "code": code}))
+            reply = read_frame(transport, deadline)
+            if reply.get("loaded") != name or reply.get("ok") is not True:
+                raise TransportError(f"runner could not load program {name!r}: {reply.get('detail')}")
+
+    def _clean(self, request_id: int) -> bool:
+        try:
+            frame = read_frame(self.transport, time.monotonic() + CLEANUP_TIMEOUT_S)
+        except TransportError as exc:
+            log.warning("runner gave no clean frame (%s): discarding it", exc)
+            return False
+        return frame.get("id") == request_id and frame.get("clean") is True
 
     def execute(self, request: ExecRequest, *, slack_s: float) -> RunnerReply:
         self._next_id += 1
         rid = self._next_id
         self.transport.write(encode_request(rid, request))
         deadline = time.monotonic() + request.limits.timeout_s + slack_s
-        return decode_response(rid, read_frame(self.transport, deadline))
+        result = decode_response(rid, read_frame(self.transport, deadline))
+        return RunnerReply(result=result, clean=self._clean(rid))
 
     def execute_batch(
         self, requests: Sequence[ExecRequest], *, slack_s: float
@@ -238,7 +270,8 @@ class Runner:
         self.transport.write(encode_batch(first, requests))
         for i, request in enumerate(requests):
             deadline = time.monotonic() + request.limits.timeout_s + slack_s
-            yield decode_response(first + i, read_frame(self.transport, deadline))
+            result = decode_response(first + i, read_frame(self.transport, deadline))
+            yield RunnerReply(result=result, clean=self._clean(first + i))
 
     def ping(self, timeout_s: float = 5.0) -> bool:
         try:
@@ -285,6 +318,7 @@ class RunnerPool:
         slack_s: float = 5.0,
         startup_timeout_s: float = 30.0,
         post: Callable[[ExecResult, Transport], ExecResult] | None = None,
+        programs: Mapping[str, str] | None = None,
     ) -> None:
         if size < 1:
             raise UsageError(f"runner pool size must be >= 1, got {size}")
@@ -294,6 +328,8 @@ class RunnerPool:
         self._startup_timeout_s = startup_timeout_s
         # Backend hook on every result, with the transport that produced it (docker: OOM).
         self._post = post if post is not None else (lambda result, _transport: result)
+        # Trusted programs every runner registers at start (ExecRequest.program names them).
+        self._programs = dict(shipped_programs() if programs is None else programs)
         self._idle: queue.Queue[Runner | None] = queue.Queue()
         self._lock = threading.Lock()
         self._all: set[Runner] = set()
@@ -313,7 +349,8 @@ class RunnerPool:
     def _start(self) -> Runner:
         transport = self._spawn()
         try:
-            runner = Runner(transport, startup_timeout_s=self._startup_timeout_s)
+            runner = Runner(transport, startup_timeout_s=self._startup_timeout_s,
+                            programs=self._programs)
         except BaseException:
             transport.kill()
             raise
@@ -416,7 +453,7 @@ def unsandboxed_transport(python: str = "/usr/bin/python3", *, tmpdir: str | Non
     work dirs go (a tmpfs makes it comparable with the sandboxes)."""
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": tmpdir} if tmpdir else None
     proc = subprocess.Popen(
-        [python, "-I", "-u", str(RUNNER_PATH)],
+        [python, "-I", "-u", str(sandbox_dir() / "runner.py")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,

@@ -25,12 +25,8 @@ from pathlib import Path
 from types import TracebackType
 
 from verigen.errors import UsageError
-from verigen.sandbox._runner_client import (
-    PipeTransport,
-    RunnerPool,
-    Transport,
-    runner_source,
-)
+from verigen.sandbox._files import runner_source
+from verigen.sandbox._runner_client import PipeTransport, RunnerPool, Transport
 from verigen.sandbox.types import ExecRequest, ExecResult
 
 log = logging.getLogger(__name__)
@@ -69,6 +65,21 @@ def find_python() -> tuple[str, tuple[str, ...]]:
 
 
 @functools.cache
+def package_dirs(python: str) -> tuple[str, ...]:
+    """The site-/dist-packages dirs on ``python``'s import path (hidden in the sandbox, so
+    its Python view is the standard library only: no third-party or C-extension module
+    under /usr is importable, not even by path)."""
+    probe = ("import sys, site; print('\\n'.join(p for p in sys.path + site.getsitepackages() "
+             "if 'packages' in p.rsplit('/', 1)[-1]))")
+    try:
+        out = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    found = {os.path.realpath(p) for p in out.stdout.split() if p}
+    return tuple(sorted(p for p in found if os.path.isdir(p)))
+
+
+@functools.cache
 def _supports(bwrap: str, option: str) -> bool:
     try:
         out = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10)
@@ -77,7 +88,7 @@ def _supports(bwrap: str, option: str) -> bool:
     return option in out.stdout + out.stderr
 
 
-_RUNNER_ARGS = ("--wipe", "/tmp", "--wipe", "/dev/shm")
+_RUNNER_ARGS = ("--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
 
 
 def bwrap_argv(
@@ -101,9 +112,13 @@ def bwrap_argv(
             argv += ["--ro-bind", root_dir, root_dir]
     for path in extra_binds:
         argv += ["--ro-bind", path, path]
-    # Writable: only two size-capped tmpfs, both emptied by the runner after every program.
+    for path in package_dirs(python):  # an empty read-only dir over each
+        argv += ["--tmpfs", path, "--remount-ro", path]
+    # Writable: only two size-capped tmpfs and the POSIX message-queue dir, all emptied by
+    # the runner after every program.
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmpfs_mb << 20),
              "--tmpfs", "/tmp", "--size", str(_SHM_MB << 20), "--tmpfs", "/dev/shm",
+             "--mqueue", "/dev/mqueue",
              "--ro-bind-data", str(runner_fd), RUNNER_IN_SANDBOX,
              "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
              python, "-I", "-u", RUNNER_IN_SANDBOX, *script_args]
@@ -207,6 +222,7 @@ class BwrapSandbox:
         if bwrap is None:  # for the type checker; the probe above found it
             raise UsageError("bwrap sandbox unavailable: bwrap vanished")
         size = workers if workers is not None else (os.cpu_count() or 1)
+        self.workers = size
         # One long-lived thread starts every bwrap (see spawn_bwrap_runner).
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bwrap-spawn")
         self._pool = RunnerPool(

@@ -310,12 +310,19 @@ CHECKS: tuple[Callable[[Sandbox], CheckResult], ...] = (
 
 
 def run_conformance(sandbox: Sandbox) -> list[CheckResult]:
-    """Runs every check on ``sandbox``; a check that raises is a failed check."""
+    """Runs every check on ``sandbox``, then the cross-program hygiene checks (one look
+    per warm runner); a check that raises is a failed check."""
+    from verigen.sandbox.hygiene import hygiene_checks
+
     prepare_conformance_env()
+    runners = int(getattr(sandbox, "workers", 2))
+    checks: list[Callable[[Sandbox], object]] = [*CHECKS, *hygiene_checks(runners)]
     results = []
-    for check in CHECKS:
+    for check in checks:
         try:
-            results.append(check(sandbox))
+            got = check(sandbox)
+            results.append(CheckResult(name=got.name, passed=got.passed, detail=got.detail))  # type: ignore[attr-defined]
         except Exception as exc:
-            results.append(CheckResult(name=check.__name__, passed=False, detail=f"raised {exc!r}"))
+            name = getattr(check, "__name__", "check")
+            results.append(CheckResult(name=name, passed=False, detail=f"raised {exc!r}"))
     return results

@@ -15,7 +15,6 @@ The ``docker`` package is imported only inside functions: importing this module 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import itertools
 import logging
 import os
@@ -33,7 +32,8 @@ from typing import TYPE_CHECKING
 
 from verigen.errors import UsageError
 from verigen.sandbox._docker_transport import AttachTransport, container_oom_kills
-from verigen.sandbox._runner_client import RUNNER_PATH, RunnerPool, Transport, TransportError
+from verigen.sandbox._files import runner_sha256, sandbox_dir
+from verigen.sandbox._runner_client import RunnerPool, Transport, TransportError
 from verigen.sandbox.types import ExecRequest, ExecResult, ExecStatus
 
 if TYPE_CHECKING:
@@ -41,14 +41,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_IMAGE = "verigen-sandbox-python:1"
+IMAGE_NAME = "verigen-sandbox-python"
 LABEL = "verigen.sandbox"
 OWNER_LABEL = "verigen.sandbox.owner"  # "<host>:<pid>" of the process that made it
 INSTANCE_LABEL = "verigen.sandbox.instance"  # one DockerSandbox
 RUNNER_SHA_LABEL = "verigen.runner.sha256"
 RUNNER_IN_IMAGE = "/opt/verigen/runner.py"
-SANDBOXES_DIR = RUNNER_PATH.parents[1]
-BUILD_SCRIPT = SANDBOXES_DIR / "build-offline.sh"
+
+
+def default_image() -> str:
+    """The tag of the image built from this install's runner.py: its sha256, 12 digits,
+    so images of several verigen versions coexist and a stale one is never picked up."""
+    return f"{IMAGE_NAME}:{runner_sha256()[:12]}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +81,7 @@ class ContainerLimits:
 
 # The only writable places; the runner empties both after every program, so no program
 # sees what an earlier one left (or finds the space used up).
-_RUNNER_ARGS = ("--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
+_RUNNER_ARGS = ("--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue")
 _SHM_MB = 16
 # Each container gets its own uid so RLIMIT_NPROC (counted per uid, host-wide without user
 # namespaces) of one container's fork bomb cannot starve another container's programs.
@@ -90,16 +94,10 @@ def _client(timeout_s: float = 30.0) -> DockerClient:
     return docker.from_env(timeout=int(timeout_s))
 
 
-def _runner_sha() -> str | None:
-    try:
-        return hashlib.sha256(RUNNER_PATH.read_bytes()).hexdigest()
-    except OSError:  # an installed wheel without the sandboxes/ tree: nothing to compare
-        return None
-
-
-def docker_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
+def docker_unavailable_reason(image: str | None = None) -> str | None:
     """None when a Docker daemon answers and ``image`` exists (built from the current
     runner.py); otherwise why the docker backend cannot run, in words."""
+    image = image or default_image()
     try:
         import docker
         import docker.errors
@@ -121,18 +119,18 @@ def docker_unavailable_reason(image: str = DEFAULT_IMAGE) -> str | None:
             return f"image {image} missing: run `verigen sandbox build`"
         except docker.errors.APIError as exc:
             return f"cannot inspect image {image}: {exc}"
-        built_from, current = labels.get(RUNNER_SHA_LABEL), _runner_sha()
-        if built_from and current and built_from != current:
+        built_from = labels.get(RUNNER_SHA_LABEL)
+        if built_from != runner_sha256():
             return (
-                f"image {image} was built from another runner.py than {RUNNER_PATH}: "
-                "run `verigen sandbox build`"
+                f"image {image} was built from another runner.py than "
+                f"{sandbox_dir() / 'runner.py'}: run `verigen sandbox build`"
             )
         return None
     finally:
         client.close()
 
 
-def build_image(*, mirror: str | None = None, tag: str = DEFAULT_IMAGE) -> str:
+def build_image(*, mirror: str | None = None, tag: str | None = None) -> str:
     """Builds the sandbox image and returns its tag.
 
     As root with debootstrap installed (or whenever ``mirror`` is given) it runs
@@ -140,6 +138,7 @@ def build_image(*, mirror: str | None = None, tag: str = DEFAULT_IMAGE) -> str:
     ``docker build`` on sandboxes/python/Dockerfile, which pulls python:3.x-slim.
     Raises ``UsageError`` when the build fails.
     """
+    tag = tag if tag is not None else default_image()
     if not tag or any(c.isspace() for c in tag):
         raise UsageError(f"bad image tag {tag!r}")
     offline = mirror is not None or (shutil.which("debootstrap") is not None and os.geteuid() == 0)
@@ -149,9 +148,10 @@ def build_image(*, mirror: str | None = None, tag: str = DEFAULT_IMAGE) -> str:
 
 
 def _build_offline(*, mirror: str | None, tag: str) -> str:
-    if not BUILD_SCRIPT.is_file():
-        raise UsageError(f"build script not found: {BUILD_SCRIPT}")
-    cmd = ["bash", str(BUILD_SCRIPT), "--tag", tag]
+    script = sandbox_dir() / "build-offline.sh"
+    if not script.is_file():
+        raise UsageError(f"build script not found: {script}")
+    cmd = ["bash", str(script), "--tag", tag]
     if mirror is not None:
         cmd += ["--mirror", mirror]
     log.info("building %s: %s", tag, " ".join(cmd))
@@ -165,15 +165,15 @@ def _build_offline(*, mirror: str | None, tag: str) -> str:
 def _build_dockerfile(*, tag: str) -> str:
     import docker.errors
 
-    context = RUNNER_PATH.parent
-    labels = {RUNNER_SHA_LABEL: sha} if (sha := _runner_sha()) else {}
+    context = sandbox_dir()
+    labels = {RUNNER_SHA_LABEL: runner_sha256()}
     client = _client(timeout_s=600)
     try:
         client.images.build(path=str(context), tag=tag, labels=labels, rm=True, pull=True)
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
         raise UsageError(
             f"docker build of {context} failed ({exc}); without registry access use "
-            f"`bash {BUILD_SCRIPT}` as root"
+            f"`bash {context / 'build-offline.sh'}` as root"
         ) from exc
     finally:
         client.close()
@@ -181,22 +181,26 @@ def _build_dockerfile(*, tag: str) -> str:
 
 
 def remove_stale_containers(client: DockerClient) -> int:
-    """Removes sandbox containers left by dead processes of this host; returns how many."""
+    """Removes sandbox containers left by dead processes of this host; returns how many.
+
+    Lists through the low-level API (one call, labels included): the high-level list
+    inspects each container and fails when another process removes one meanwhile."""
     import docker.errors
 
     removed = 0
     host = socket.gethostname()
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        owner_host, _, owner_pid = container.labels.get(OWNER_LABEL, "").rpartition(":")
+    for info in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+        labels = info.get("Labels") or {}
+        owner_host, _, owner_pid = labels.get(OWNER_LABEL, "").rpartition(":")
         if owner_host == host and owner_pid.isdigit() and _pid_alive(int(owner_pid)):
             continue  # a live sandbox of another process on this host
         if owner_host not in (host, ""):
             continue  # another host sharing the daemon: not ours to judge
         try:
-            container.remove(force=True)
+            client.api.remove_container(info["Id"], force=True)
             removed += 1
-        except docker.errors.APIError as exc:
-            log.debug("could not remove stale container %s: %s", container.short_id, exc)
+        except docker.errors.APIError as exc:  # gone already, or being removed by another
+            log.debug("could not remove stale container %s: %s", str(info["Id"])[:12], exc)
     return removed
 
 
@@ -225,13 +229,14 @@ class DockerSandbox:
         self,
         *,
         workers: int | None = None,
-        image: str = DEFAULT_IMAGE,
+        image: str | None = None,
         limits: ContainerLimits | None = None,
     ) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise UsageError(f"docker sandbox workers must be an integer >= 1, got {workers!r}")
+        image = image or default_image()
         reason = docker_unavailable_reason(image)
         if reason is not None:
             raise UsageError(f"docker sandbox unavailable: {reason}")

@@ -27,15 +27,42 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ExecRequest:
-    """A Python program to run: ``code`` as the main script, with ``stdin`` and extra
-    ``files`` (relative path -> bytes) in its private writable working directory."""
+class ExecPeer:
+    """A second program started beside the main one, under the same limits, in a fresh
+    process of its own (forked from a state that never held any request data) and
+    connected to the main program by a socket: fd 4 in the main program, fd 3 in the peer.
+    Its stdout and stderr go to the request's stderr. It lives as long as the main program."""
 
-    code: str
+    code: str = ""
+    program: str | None = None  # a trusted program registered with the sandbox, by name
+    argv: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _one_source("ExecPeer", self.code, self.program)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecRequest:
+    """A Python program to run: ``code`` as the main script (or ``program``, the name of a
+    trusted program registered with the sandbox), with ``stdin`` and extra ``files``
+    (relative path -> bytes) in its private writable working directory, and optionally a
+    ``peer`` program connected to it."""
+
+    code: str = ""
+    program: str | None = None
     stdin: bytes = b""
     files: Mapping[str, bytes] = field(default_factory=dict)
     argv: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    peer: ExecPeer | None = None
+
+    def __post_init__(self) -> None:
+        _one_source("ExecRequest", self.code, self.program)
+
+
+def _one_source(what: str, code: str, program: str | None) -> None:
+    if program is not None and code:
+        raise ValueError(f"{what} takes code or a program name, not both (program {program!r})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,7 +1,9 @@
 """Output comparison for stdin/stdout and call-based tests (APPS conventions).
 
 Both comparisons are asymmetric (``gold=`` is the expected output, ``pred=`` the
-program's); integers compare exactly (1000001 is not 1000000), floats with a tolerance.
+program's); integers compare exactly (1000001 is not 1000000, and an integer expected
+value needs an integer answer: 7.0000001 is not 7), floats with a tolerance, and booleans
+are not integers.
 """
 
 from __future__ import annotations
@@ -64,10 +66,10 @@ def stdout_match(*, gold: str, pred: str) -> bool:
 
 def _value_eq(gold: JSONValue, pred: JSONValue) -> bool:
     if isinstance(gold, bool) or isinstance(pred, bool):
-        return type(gold) is type(pred) and gold == pred
-    if isinstance(gold, (int, float)) and isinstance(pred, (int, float)):
-        if isinstance(gold, int) and isinstance(pred, int):
-            return gold == pred
+        return type(gold) is type(pred) and gold == pred  # True is not 1
+    if isinstance(gold, int):
+        return type(pred) is int and gold == pred  # an int needs an int, exactly
+    if isinstance(gold, float) and isinstance(pred, (int, float)):
         return math.isclose(gold, pred, rel_tol=REL_TOL, abs_tol=ABS_TOL) or gold == pred
     if isinstance(gold, list) and isinstance(pred, list):
         return len(gold) == len(pred) and all(_value_eq(g, p) for g, p in zip(gold, pred))

@@ -1,31 +1,31 @@
 """Host side of code execution: the lazily opened sandbox, harness requests and reports.
 
-The harness program itself is ``verigen/verify/_harness.py``; this module builds its
-``ExecRequest`` (program, ``job.json``, nonce on stdin) and reads back its one result line.
+The harness is a trusted program shipped with the sandbox (sandboxes/python/harness.py,
+registered with every runner as ``harness``). This module builds its ``ExecRequest``: the
+harness as the main program with the job on stdin, and the harness again as the request's
+peer, where the candidate runs (see that file for the design). It reads back the one
+report line, which only the trusted side can write.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
-import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Literal
 
 from verigen.sandbox.base import Sandbox
-from verigen.sandbox.types import ExecRequest, ExecResult, ExecStatus, Limits
+from verigen.sandbox.types import ExecPeer, ExecRequest, ExecResult, ExecStatus, Limits
 from verigen.types import JSONValue, Outcome
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["tests", "calls", "sol", "sat"]
-RESULT_PREFIX = "@@verigen:"
-HARNESS_FAULT = 97  # the harness's exit code when it failed before any candidate code ran
+HARNESS = "harness"  # the shipped program's name (verigen.sandbox._files.SHIPPED_PROGRAMS)
+_PEER = ExecPeer(program=HARNESS, argv=("peer",))
 # Fences open and close at the start of a line: "```" inside a string literal is not one.
 _FENCE = re.compile(r"^[ \t]*```([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
 _PY_LABELS = {"python", "py", "python3", "py3"}
@@ -47,7 +47,7 @@ def extract_code(text: str) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HarnessJob:
-    """What one harness run does (see ``_harness.py`` for the modes)."""
+    """What one harness run does (see sandboxes/python/harness.py for the modes)."""
 
     mode: Mode
     candidate: str = ""
@@ -79,11 +79,13 @@ class HarnessJob:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HarnessReport:
-    """The harness's verdict on one run, read from its nonce line."""
+    """The trusted side's verdict on one run: its report line, decoded."""
 
     passed: int
+    total: int
     why: str
-    payload: str  # JSON text, verbatim
+    payload: str  # JSON text
+    fault: str | None  # set only when the harness failed before the candidate got any code
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,48 +98,45 @@ class RunVerdict:
     wall_s: float = 0.0
 
 
-@functools.cache
-def harness_source() -> str:
-    """The harness program's text (read once per process)."""
-    return resources.files("verigen.verify").joinpath("_harness.py").read_text(encoding="utf-8")
-
-
-def harness_request(job: HarnessJob, nonce: str, limits: Limits) -> ExecRequest:
+def harness_request(job: HarnessJob, limits: Limits) -> ExecRequest:
+    """The harness as main program, the job on its stdin; the candidate's process as its
+    peer (``sat`` runs trusted code only and needs none)."""
     body = json.dumps(job.to_json()).encode("utf-8")
-    return ExecRequest(
-        code=harness_source(),
-        stdin=(nonce + "\n").encode("ascii"),
-        files={"job.json": body},
-        limits=limits,
-    )
+    return ExecRequest(program=HARNESS, argv=("main",), stdin=body, limits=limits,
+                       peer=None if job.mode == "sat" else _PEER)
 
 
-def parse_report(stdout: str, nonce: str) -> HarnessReport | None:
-    """The report on the line carrying ``nonce``; None unless exactly one such line."""
-    head = f"{RESULT_PREFIX}{nonce}:"
-    lines = [ln for ln in stdout.split("\n") if ln.startswith(head)]
-    if len(lines) != 1:
-        return None
-    count, sep1, rest = lines[0][len(head) :].partition("\t")
-    why_text, sep2, payload = rest.partition("\t")
-    if not (sep1 and sep2 and count.isdigit()):
+def parse_report(stdout: str) -> HarnessReport | None:
+    """The report, when stdout is exactly one well-formed report line; else None. Only
+    the trusted side holds the program's stdout, so its shape is all that is checked."""
+    line = stdout[:-1] if stdout.endswith("\n") else stdout
+    if not line or "\n" in line:
         return None
     try:
-        why = json.loads(why_text)
-    except json.JSONDecodeError:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, ValueError, RecursionError):
         return None
-    return HarnessReport(passed=int(count), why=str(why), payload=payload)
+    if not isinstance(obj, dict) or obj.get("v") != 1:
+        return None
+    passed, total, why, fault = obj.get("passed"), obj.get("total"), obj.get("why"), obj.get("fault")
+    if type(passed) is not int or type(total) is not int or not isinstance(why, str):
+        return None
+    if fault is not None and not isinstance(fault, str):
+        return None
+    payload = json.dumps(obj.get("payload"), allow_nan=True)
+    return HarnessReport(passed=passed, total=total, why=why, payload=payload, fault=fault)
 
 
-def status_outcome(result: ExecResult) -> tuple[Outcome, str] | None:
-    """Outcome for a run that did not exit normally with code 0; None when it did."""
+def status_outcome(result: ExecResult, *, exit_code_matters: bool = True) -> tuple[Outcome, str] | None:
+    """Outcome for a run that did not exit normally (with code 0, where that matters);
+    None when it did."""
     if result.status is ExecStatus.SANDBOX_ERROR:
         return Outcome.ERROR, f"sandbox error: {result.detail}"
     if result.status is ExecStatus.TIMEOUT:
         return Outcome.TIMEOUT, f"time limit ({result.detail})"
     if result.status is not ExecStatus.EXITED:
         return Outcome.REJECTED, f"{result.status.value}: {result.detail}"
-    if result.exit_code != 0:
+    if exit_code_matters and result.exit_code != 0:
         tail = result.stderr.strip().splitlines()[-1:] or [""]
         return Outcome.REJECTED, f"exit code {result.exit_code}: {tail[0][:200]}"
     return None
@@ -207,17 +206,25 @@ class LazySandbox:
 
 
 def run_harness(sandbox: LazySandbox, job: HarnessJob, limits: Limits) -> RunVerdict:
-    """Run ``job`` once; an outcome for abnormal runs, else the harness's report."""
-    nonce = secrets.token_hex(16)
-    result = sandbox.run(harness_request(job, nonce, limits))
-    if result.status is ExecStatus.EXITED and result.exit_code == HARNESS_FAULT:
-        return RunVerdict(outcome=Outcome.ERROR, detail="the harness failed before the candidate ran")
-    bad = status_outcome(result)
+    """Run ``job`` once; an outcome for abnormal runs, else the harness's report.
+
+    ERROR only on evidence the candidate cannot produce: a SANDBOX_ERROR from the sandbox,
+    or a ``fault`` in the trusted side's report (written before the candidate had code).
+    A run that ends without a report (the candidate killed the trusted side, or exhausted
+    what it shares with it) counts against the candidate, whatever the exit code.
+    """
+    result = sandbox.run(harness_request(job, limits))
+    bad = status_outcome(result, exit_code_matters=False)
     if bad is not None:
         return RunVerdict(outcome=bad[0], detail=bad[1], wall_s=result.wall_s)
-    report = parse_report(result.stdout, nonce)
+    report = parse_report(result.stdout)
     if report is None:
         tail = (result.stderr.strip().splitlines() or [""])[-1][:200]
-        detail = f"no harness report (exited early; {len(result.stdout)} bytes out; {tail})"
+        detail = f"no harness report (the run ended early, exit code {result.exit_code}; {tail})"
         return RunVerdict(outcome=Outcome.REJECTED, detail=detail, wall_s=result.wall_s)
+    if report.fault is not None:
+        return RunVerdict(outcome=Outcome.ERROR, detail=f"harness fault: {report.fault}", wall_s=result.wall_s)
+    if report.total != job.expected_count:
+        return RunVerdict(outcome=Outcome.ERROR, wall_s=result.wall_s,
+                          detail=f"harness counted {report.total} tests, expected {job.expected_count}")
     return RunVerdict(outcome=None, report=report, wall_s=result.wall_s)

@@ -17,6 +17,10 @@ class Verifier(Protocol):
     attribute (module names) is imported by each worker before its first check, so slow
     imports never count against a check's time limit. False for verifiers that already run
     the candidate inside a sandbox (code, puzzles): they run on threads in the main process.
+
+    An optional ``cache_key(problem, completion) -> str`` says which completions the
+    verifier judges alike (the code verifiers: same extracted program): the pool checks
+    each distinct key of a problem once.
     """
 
     name: str

@@ -1,9 +1,11 @@
 """Code verifiers: function tests (HumanEval, MBPP), stdin/stdout and call-based tests (APPS).
 
 Every candidate runs inside a sandbox (``verigen.sandbox``) opened lazily from a backend
-name. Function tests and call-based tests run through the nonce harness
-(``verigen.verify._harness``): a pass needs the harness's own report that every test ran
-and passed. Stdin/stdout programs run once per test case as a plain ``__main__`` script;
+name. Function tests and call-based tests run through the two-process harness
+(sandboxes/python/harness.py): the tests run in a trusted process that never executes
+candidate code, the candidate in a peer process called over a pipe with plain data, and a
+pass needs the trusted side's report that every test ran and passed. Stdin/stdout programs
+run once per test case as a plain ``__main__`` script;
 the host compares each case's stdout with the expected output (whitespace-tolerant,
 floats within 1e-6), so a program passes only by printing the right answers.
 
@@ -59,8 +61,9 @@ class TestSuite:
     is also run as trusted code in the test namespace, so helpers it defines cannot be
     replaced by the candidate. ``setup`` is trusted test code run before the ``tests``
     (each an assert-style snippet counted as one test). ``timeout_s`` is the floor of the
-    per-program time limit; with a ``reference`` completion the limit is
-    ``max(timeout_s, 4 * reference run time)``, measured once per problem.
+    per-program time limit; with a ``reference`` completion, a candidate that times out at
+    the floor runs again under ``max(timeout_s, 4 * reference run time)``, the reference
+    measured once per problem, when the first candidate needs it.
     """
 
     __test__: ClassVar[bool] = False  # not a pytest test class
@@ -178,11 +181,22 @@ class CodeVerifier:
         code = extract_code(completion)
         if code is None:
             return self._verdict(Outcome.NO_ANSWER, None, "no code in the completion")
-        outcome, detail = self._judge(suite, code, self._timeout(problem.id, suite))
+        outcome, detail = self._judge(suite, code, suite.timeout_s)
+        if outcome is Outcome.TIMEOUT:
+            # Only now is the reference's run time worth measuring (once per problem): a
+            # slow problem gets time_factor x that, and the candidate a second run.
+            limit = self._timeout(problem.id, suite)
+            if limit > suite.timeout_s:
+                outcome, detail = self._judge(suite, code, limit)
         return self._verdict(outcome, code, detail)
 
     def close(self) -> None:
         self._box.close()
+
+    def cache_key(self, problem: Problem[Any], completion: str) -> str:
+        """The verdict depends on the extracted program only."""
+        code = extract_code(completion)
+        return "\x00no code" if code is None else code
 
     def _verdict(self, outcome: Outcome, code: str | None, detail: str) -> Verdict:
         return Verdict(outcome=outcome, answer=code, detail=detail, verifier=self.name,

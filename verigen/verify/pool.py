@@ -18,7 +18,7 @@ import multiprocessing as mp
 import queue
 import threading
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -227,11 +227,55 @@ class ThreadVerifyPool:
         self._executor.shutdown(wait=True)
 
 
-def open_pool(verifier: Verifier, *, workers: int, time_limit_s: float | None = None) -> VerifyPool:
-    """The right pool for ``verifier`` (see ``Verifier.needs_process_isolation``)."""
+class DedupPool:
+    """Verifies each distinct (problem, candidate) once: a duplicate shares the first one's
+    verdict. The candidate is the verifier's ``cache_key(problem, text)`` where it has one
+    (the code verifiers: the extracted program), else the text. An ERROR is never shared:
+    a duplicate of a check that failed for infrastructure reasons is checked again."""
+
+    def __init__(self, inner: VerifyPool, key: Callable[[Problem[Any], str], str] | None) -> None:
+        self.inner = inner
+        self._key = key
+        self._seen: dict[tuple[str, str], Future[Verdict]] = {}
+        self._lock = threading.Lock()
+        self.shared = 0  # how many checks a duplicate saved
+
+    def submit(self, problem: Problem[Any], text: str) -> Future[Verdict]:
+        key = (problem.id, self._key(problem, text) if self._key is not None else text)
+        with self._lock:
+            first = self._seen.get(key)
+            if first is None:
+                fut = self.inner.submit(problem, text)
+                self._seen[key] = fut
+                return fut
+            self.shared += 1
+        mine: Future[Verdict] = Future()
+
+        def done(f: Future[Verdict]) -> None:
+            verdict = f.result()
+            if verdict.outcome is not Outcome.ERROR:
+                mine.set_result(verdict)
+                return
+            retry = self.inner.submit(problem, text)
+            retry.add_done_callback(lambda r: mine.set_result(r.result()))
+
+        first.add_done_callback(done)
+        return mine
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def open_pool(verifier: Verifier, *, workers: int, time_limit_s: float | None = None,
+              dedup: bool = True) -> VerifyPool:
+    """The right pool for ``verifier`` (see ``Verifier.needs_process_isolation``), checking
+    identical candidates once (``dedup``)."""
+    pool: VerifyPool
     if verifier.needs_process_isolation:
-        return ProcessVerifyPool(verifier, workers=workers, time_limit_s=time_limit_s)
-    return ThreadVerifyPool(verifier, workers=workers)
+        pool = ProcessVerifyPool(verifier, workers=workers, time_limit_s=time_limit_s)
+    else:
+        pool = ThreadVerifyPool(verifier, workers=workers)
+    return DedupPool(pool, getattr(verifier, "cache_key", None)) if dedup else pool
 
 
 def verify_all(

@@ -7,8 +7,9 @@ Two sandboxed runs per candidate, so nothing the candidate does can patch ``sat`
 2. the host parses that JSON, checks the type again, and a fresh run that contains only the
    puzzle's ``sat`` and the JSON answer checks ``sat(answer) is True``.
 
-Timeouts: ``max(timeout_s, 4 x reference run time)`` for ``sol`` when the puzzle has a
-reference body (measured once per puzzle), ``sat_timeout_s`` for ``sat``.
+Timeouts: ``timeout_s`` for ``sol``; a candidate that times out runs again under
+``max(timeout_s, 4 x reference run time)`` when the puzzle has a reference body (measured
+once per puzzle, when first needed); ``sat_timeout_s`` for ``sat``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from verigen.verify._code_exec import (
     extract_code,
     run_harness,
 )
-from verigen.verify._harness import parse_type, type_ok
 from verigen.verify.code import defines
 
 __all__ = ["Puzzle", "PuzzleVerifier", "answer_type_ok"]
@@ -96,9 +96,48 @@ class Puzzle:
             raise UsageError(f"bad Puzzle JSON: {exc!r}") from None
 
 
+TypeSpec = type | tuple[object, ...]
+
+
+def parse_type(spec: str) -> TypeSpec:
+    """``"List[List[int]]"`` -> ``("list", ("list", int))``; unknown names raise ValueError.
+
+    The in-sandbox harness checks the answer with its own copy of this rule; the host
+    checks again after the JSON round trip (the sandbox side must stay stdlib-only)."""
+    spec = spec.replace(" ", "")
+    simple: dict[str, type] = {"int": int, "str": str, "float": float, "bool": bool}
+    if spec in simple:
+        return simple[spec]
+    if spec.startswith("List[") and spec.endswith("]"):
+        return ("list", parse_type(spec[5:-1]))
+    if spec.startswith("Dict[") and spec.endswith("]"):
+        inner, depth = spec[5:-1], 0
+        for i, ch in enumerate(inner):
+            depth += (ch == "[") - (ch == "]")
+            if ch == "," and depth == 0:
+                return ("dict", parse_type(inner[:i]), parse_type(inner[i + 1 :]))
+    raise ValueError(f"unsupported answer type {spec!r}")
+
+
 def answer_type_ok(*, ans_type: str, answer: object) -> bool:
-    """Exact recursive type check of a (JSON-decoded) answer against ``ans_type``."""
-    return type_ok(answer, parse_type(ans_type))
+    """Exact recursive type check of a (JSON-decoded) answer against ``ans_type``:
+    ``type(x) is T`` all the way down (``True`` is not an ``int``)."""
+    stack: list[tuple[object, TypeSpec]] = [(answer, parse_type(ans_type))]
+    while stack:
+        val, sp = stack.pop()
+        if isinstance(sp, tuple):
+            if sp[0] == "list":
+                if type(val) is not list:
+                    return False
+                stack.extend((v, sp[1]) for v in val)  # type: ignore[misc]
+            else:
+                if type(val) is not dict:
+                    return False
+                stack.extend((k, sp[1]) for k in val)  # type: ignore[misc]
+                stack.extend((v, sp[2]) for v in val.values())  # type: ignore[misc]
+        elif type(val) is not sp:
+            return False
+    return True
 
 
 ANSWER_MAX_BYTES = 64 << 20  # some P3 answers are megabytes (6,968 Fibonacci numbers)
@@ -139,11 +178,20 @@ class PuzzleVerifier:
         code = extract_code(completion)
         if code is None:
             return self._verdict(Outcome.NO_ANSWER, None, "no code in the completion")
-        outcome, detail, answer = self._judge(puzzle, code, self._timeout(puzzle))
+        outcome, detail, answer = self._judge(puzzle, code, puzzle.timeout_s)
+        if outcome is Outcome.TIMEOUT:  # the reference is measured only when it matters
+            limit = self._timeout(puzzle)
+            if limit > puzzle.timeout_s:
+                outcome, detail, answer = self._judge(puzzle, code, limit)
         return self._verdict(outcome, answer if answer is not None else code, detail)
 
     def close(self) -> None:
         self._box.close()
+
+    def cache_key(self, problem: Problem[Any], completion: str) -> str:
+        """The verdict depends on the extracted program only."""
+        code = extract_code(completion)
+        return "\x00no code" if code is None else code
 
     def _verdict(self, outcome: Outcome, answer: str | None, detail: str) -> Verdict:
         return Verdict(outcome=outcome, answer=answer, detail=detail, verifier=self.name,

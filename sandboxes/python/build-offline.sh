@@ -12,11 +12,11 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TAG="verigen-sandbox-python:1"
+TAG=""  # default: verigen-sandbox-python:<first 12 hex digits of the runner's sha256>
 MIRROR=""
 SUITE=""
 CACHE_DIR="/var/cache/verigen"
-RUNNER="$HERE/python/runner.py"
+RUNNER="$HERE/runner.py"
 SANDBOX_UID=10001
 
 usage() {
@@ -24,7 +24,7 @@ usage() {
 usage: $0 [--mirror URL] [--suite SUITE] [--tag TAG] [--cache-dir DIR] [--runner PATH]
   --mirror URL     Debian mirror (default: the main Debian URI in this machine's apt sources)
   --suite SUITE    Debian suite (default: VERSION_CODENAME from /etc/os-release)
-  --tag TAG        image tag (default: $TAG)
+  --tag TAG        image tag (default: verigen-sandbox-python:<runner sha256, 12 digits>)
   --cache-dir DIR  where the debootstrap root tarball is cached (default: $CACHE_DIR;
                    delete rootfs-*.tar there to bootstrap afresh)
   --runner PATH    the fork-server to copy in (default: $RUNNER)
@@ -76,6 +76,8 @@ command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get 
 command -v docker >/dev/null || die "the docker CLI is not installed (apt-get install -y docker.io)"
 docker info >/dev/null 2>&1 || die "no Docker daemon answers (start dockerd first)"
 [ -f "$RUNNER" ] || die "runner not found: $RUNNER"
+RUNNER_SHA="$(sha256sum "$RUNNER" | cut -d' ' -f1)"
+[ -n "$TAG" ] || TAG="verigen-sandbox-python:${RUNNER_SHA:0:12}"
 
 if [ -z "$SUITE" ]; then
     # shellcheck disable=SC1091
@@ -102,6 +104,9 @@ slim_root() {
         "$ROOT"/usr/share/doc/* "$ROOT"/usr/share/man/* "$ROOT"/usr/share/info/* \
         "$ROOT"/usr/share/locale/* "$ROOT"/usr/share/lintian "$ROOT"/var/log/* \
         "$ROOT"/debootstrap
+    # Only the standard library in the sandbox's Python view: no Debian python3-* modules.
+    rm -rf "$ROOT"/usr/lib/python3/dist-packages/* "$ROOT"/usr/local/lib/python3*/dist-packages/* \
+        "$ROOT"/usr/lib/python3*/site-packages/*
 }
 
 if [ -f "$ROOTFS_TAR" ]; then
@@ -120,6 +125,7 @@ else
 fi
 
 [ -x "$ROOT/usr/bin/python3" ] || die "the root has no /usr/bin/python3"
+slim_root  # again: a cached root from an older build may predate a rule
 
 # The non-root user (same uid as the Dockerfile's); no home, no login shell.
 grep -q '^sandbox:' "$ROOT/etc/group" || echo "sandbox:x:$SANDBOX_UID:" >> "$ROOT/etc/group"
@@ -128,7 +134,6 @@ grep -q '^sandbox:' "$ROOT/etc/passwd" \
 install -d -m 0755 "$ROOT/opt/verigen"
 install -m 0644 "$RUNNER" "$ROOT/opt/verigen/runner.py"
 
-RUNNER_SHA="$(sha256sum "$RUNNER" | cut -d' ' -f1)"
 OLD_ID="$(docker image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)"
 log "docker import -> $TAG (runner sha256 $RUNNER_SHA)"
 tar -C "$ROOT" --numeric-owner -c . | docker import \
@@ -137,7 +142,7 @@ tar -C "$ROOT" --numeric-owner -c . | docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8' \
     --change 'LABEL org.opencontainers.image.title=verigen-sandbox-python' \
     --change "LABEL verigen.runner.sha256=$RUNNER_SHA" \
-    --change 'CMD ["python3", "-I", "-u", "/opt/verigen/runner.py", "--wipe", "/tmp", "--wipe", "/dev/shm"]' \
+    --change 'CMD ["python3", "-I", "-u", "/opt/verigen/runner.py", "--isolated", "--wipe", "/tmp", "--wipe", "/dev/shm", "--wipe", "/dev/mqueue"]' \
     --message "verigen sandbox (debootstrap $SUITE, offline build)" \
     - "$TAG" >/dev/null
 docker run --rm --network none "$TAG" python3 -c 'import json, resource, os; assert os.getuid() == 10001' \
