@@ -81,7 +81,7 @@ class NearDupConfig(_Section):
     exact Jaccard of word n-gram sets confirms every candidate pair)."""
 
     enabled: bool = True
-    threshold: float = Field(default=0.85, gt=0.0, le=1.0)  # Jaccard similarity
+    threshold: float = Field(default=0.7, gt=0.0, le=1.0)  # Jaccard similarity of the word n-gram sets
     ngram: int = Field(default=3, ge=1, le=32)  # word shingles
     num_perm: int = Field(default=128, ge=16, le=1024)
 
@@ -206,7 +206,10 @@ def _describe(exc: ValidationError, raw: Raw) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     value: object = raw
     for part in err["loc"]:
-        value = value.get(str(part), "<missing>") if isinstance(value, dict) else "<missing>"
+        if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            value = value.get(str(part), "<missing>") if isinstance(value, dict) else "<missing>"
     if err["type"] == "extra_forbidden":
         return f"unknown config key {loc!r}"
     return f"bad config value {loc}={value!r}: {err['msg']}"

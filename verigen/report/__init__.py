@@ -80,10 +80,10 @@ def write_report(
     the run directory); ``compare`` adds other runs side by side and to the curves."""
     from verigen.runview import load_run
 
-    out = out_dir or run_dir
-    out.mkdir(parents=True, exist_ok=True)
     stats = run_stats(load_run(run_dir))
     others = [run_stats(load_run(p)) for p in compare]
+    out = out_dir or run_dir
+    out.mkdir(parents=True, exist_ok=True)
     made: dict[str, Path] = {}
     note = ""
     if plots:
