@@ -37,7 +37,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(4):
         good = i + i + 1
         samples += [
-            S(problem=f"p{i}", index=0, text=f"{i} + {i + 1} = {good}. The answer is \\boxed{{{good}}}.", outcome=Outcome.ACCEPTED, answer=str(good)),
+            S(problem=f"p{i}", index=0, text=f"{i} + {i + 1} = {good}. The answer is \\boxed{{{good}}}.",
+              outcome=Outcome.ACCEPTED, answer=str(good)),
             S(problem=f"p{i}", index=1, text=f"The answer is \\boxed{{{good + 2}}}.", outcome=Outcome.REJECTED, answer=str(good + 2)),
             S(problem=f"p{i}", index=2, text="Let me think about it.", outcome=Outcome.NO_ANSWER),
             S(problem=f"p{i}", index=3, text="crashed", outcome=Outcome.ERROR),

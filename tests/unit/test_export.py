@@ -32,7 +32,8 @@ def _run(tmp_path: Path, *sets: str) -> Path:
     problems = [("p0", "What is 1 + 1?"), ("p1", "What is 2 + 2?"), ("p2", "What is 3 + 3?")]
     samples = [
         S(problem="p0", index=0, text=SOLUTION.format(2), outcome=Outcome.ACCEPTED, answer="2"),
-        S(problem="p0", index=1, text=SOLUTION.format(2).replace("carefully", "slowly"), outcome=Outcome.ACCEPTED, answer="2"),
+        S(problem="p0", index=1, text=SOLUTION.format(2).replace("carefully", "slowly"), outcome=Outcome.ACCEPTED,
+          answer="2"),
         S(problem="p0", index=2, text="  " + SOLUTION.format(2) + "\n", outcome=Outcome.ACCEPTED, answer="2"),
         S(problem="p0", index=3, text="It is 3.", outcome=Outcome.REJECTED, answer="3", detail="3 != 2"),
         S(problem="p0", index=4, text="hmm", outcome=Outcome.NO_ANSWER),

@@ -31,7 +31,8 @@ OUTCOMES = list(Outcome)
 
 
 def _run(path: Path, problems: int = 40, n: int = 5) -> tuple[Path, Counter[str]]:
-    probs = [(f"task/{i}" + HOSTILE[i % len(HOSTILE)], f"What is {i} + {i}? {HOSTILE[(i + 1) % len(HOSTILE)]}") for i in range(problems)]
+    h = len(HOSTILE)
+    probs = [(f"task/{i}" + HOSTILE[i % h], f"What is {i} + {i}? {HOSTILE[(i + 1) % h]}") for i in range(problems)]
     samples, counts = [], Counter[str]()
     for i in range(problems):
         for j in range(n):
@@ -83,7 +84,8 @@ def test_report_command_compares_runs(tmp_path: Path) -> None:
     md = (a / "report.md").read_text()
     assert "## Runs side by side" in md and "| 2 | `b` |" in md and "(plots/compare_pass_at_k.png)" in md
     assert (a / "plots" / "compare_pass_at_k.png").stat().st_size > 5000
-    res = subprocess.run([sys.executable, "-m", "verigen.cli", "report", str(tmp_path / "none")], capture_output=True, text=True, timeout=60)
+    res = subprocess.run([sys.executable, "-m", "verigen.cli", "report", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "does not exist" in res.stderr
 
 
@@ -102,7 +104,8 @@ def test_page_loads_filters_and_screenshots(browser: Chromium, tmp_path: Path) -
     assert browser.eval("document.getElementById('match-count').textContent") == "200 of 200 samples"
     for code, outcome in enumerate(OUTCOMES):
         _set_filter(browser, "filter-outcome", str(code), "change")
-        assert browser.eval("document.getElementById('match-count').textContent") == f"{counts[outcome.value]} of 200 samples"
+        shown = browser.eval("document.getElementById('match-count').textContent")
+        assert shown == f"{counts[outcome.value]} of 200 samples"
         assert browser.eval("document.querySelectorAll('#rows tr').length") == min(50, counts[outcome.value])
         cells = browser.eval("[...document.querySelectorAll('#rows td.oc')].map(td => td.textContent)")
         assert set(cells) == {outcome.value}
