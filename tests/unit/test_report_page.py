@@ -90,7 +90,8 @@ def test_report_command_compares_runs(tmp_path: Path) -> None:
 
 
 def _set_filter(b: Chromium, element: str, value: str, event: str) -> None:
-    b.eval(f"(() => {{ const e = document.getElementById({element!r}); e.value = {value!r}; e.dispatchEvent(new Event({event!r})); }})()")
+    js = f"const e = document.getElementById({element!r}); e.value = {value!r}; e.dispatchEvent(new Event({event!r}));"
+    b.eval(f"(() => {{ {js} }})()")
 
 
 def test_page_loads_filters_and_screenshots(browser: Chromium, tmp_path: Path) -> None:
