@@ -18,6 +18,7 @@ from typing import cast
 from verigen.config import RunConfig, build_config
 from verigen.errors import UsageError
 from verigen.jsonl import read_jsonl
+from verigen.metrics import KMetric, Metrics
 from verigen.records import SampleRecord
 from verigen.rundir import CONFIG, SAMPLES, RunDir
 from verigen.types import ChatMessage, JSONScalar, JSONValue, Role
@@ -33,28 +34,6 @@ class ProblemRow:
     messages: tuple[ChatMessage, ...]
     reference_json: str  # the task-owned reference, as JSON text (shown, never interpreted)
     metadata: Mapping[str, JSONScalar] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CurvePoint:
-    k: int
-    value: float | None
-    problems: int
-    missing: int
-    ci95: tuple[float, float] | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunMetrics:
-    """``metrics.json`` as written by the engine (read through its documented keys)."""
-
-    problems: int
-    samples: int
-    outcomes: Mapping[str, int]
-    error_rate: float
-    accepted_problems: int
-    pass_at: tuple[CurvePoint, ...]
-    maj_at: tuple[CurvePoint, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +58,7 @@ class RunView:
     config: RunConfig
     problems: tuple[ProblemRow, ...]
     records: tuple[SampleRecord, ...]  # sorted by (problem_id, sample_index)
-    metrics: RunMetrics | None
+    metrics: Metrics | None  # metrics.json, parsed back into the engine's own record
 
     def prompts(self) -> dict[str, tuple[ChatMessage, ...]]:
         return {p.id: p.messages for p in self.problems}
@@ -178,8 +157,8 @@ def _problem_row(row: dict[str, JSONValue], where: str) -> ProblemRow:
     )
 
 
-def _metrics(raw: dict[str, JSONValue], where: Path) -> RunMetrics:
-    def curve(key: str) -> tuple[CurvePoint, ...]:
+def _metrics(raw: dict[str, JSONValue], where: Path) -> Metrics:
+    def curve(key: str) -> tuple[KMetric, ...]:
         table = raw.get(key)
         if not isinstance(table, dict):
             return ()
@@ -190,7 +169,7 @@ def _metrics(raw: dict[str, JSONValue], where: Path) -> RunMetrics:
             ci = v.get("ci95")
             value = v.get("value")
             points.append(
-                CurvePoint(
+                KMetric(
                     k=int(k),
                     value=float(value) if isinstance(value, (int, float)) else None,
                     problems=int(v.get("problems") or 0),  # type: ignore[arg-type]
@@ -202,7 +181,7 @@ def _metrics(raw: dict[str, JSONValue], where: Path) -> RunMetrics:
 
     outcomes = raw.get("outcomes")
     try:
-        return RunMetrics(
+        return Metrics(
             problems=int(raw.get("problems") or 0),  # type: ignore[arg-type]
             samples=int(raw.get("samples") or 0),  # type: ignore[arg-type]
             outcomes={str(k): int(v) for k, v in outcomes.items()} if isinstance(outcomes, dict) else {},  # type: ignore[arg-type]

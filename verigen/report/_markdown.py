@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from verigen.metrics import KMetric
 from verigen.report._stats import RunStats
-from verigen.runview import CurvePoint
 from verigen.types import JSONValue
 
 
@@ -13,7 +13,7 @@ def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
-def _ci(p: CurvePoint | None) -> str:
+def _ci(p: KMetric | None) -> str:
     if p is None or p.value is None:
         return "n/a"
     return _fmt(p.value) + (f" [{p.ci95[0]:.3f}, {p.ci95[1]:.3f}]" if p.ci95 else "")

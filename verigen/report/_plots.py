@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from verigen.metrics import KMetric
 from verigen.report._stats import RunStats
-from verigen.runview import CurvePoint
 
 OUTCOME_COLORS = {"accepted": "#2e7d32", "rejected": "#c62828", "no_answer": "#f9a825", "timeout": "#6a1b9a", "error": "#424242"}
 
@@ -23,7 +23,7 @@ def _plt() -> Any:
     return plt
 
 
-def _curve(ax: Any, points: Sequence[CurvePoint], label: str, color: str | None = None) -> None:
+def _curve(ax: Any, points: Sequence[KMetric], label: str, color: str | None = None) -> None:
     pts = [p for p in points if p.value is not None]
     if not pts:
         return
