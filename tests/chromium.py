@@ -7,6 +7,7 @@ benchmarks/report_scale.py. Collects console errors and uncaught exceptions of t
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -39,16 +40,20 @@ class Chromium:
 
     def __init__(self, binary: str, *, width: int = 1280, height: int = 900) -> None:
         self._profile = tempfile.mkdtemp(prefix="verigen-chromium-")
+        self._log = Path(self._profile + ".log")
         cmd_r, self._cmd_w = os.pipe()  # chromium reads commands on fd 3
         self._res_r, res_w = os.pipe()  # and writes results on fd 4
 
         def wire() -> None:
-            os.dup2(cmd_r, 3)
-            os.dup2(res_w, 4)
+            # Move both ends above 4 first: a pipe end that already is fd 3 or 4 would be
+            # clobbered, or keep its close-on-exec flag through a no-op dup2.
+            high_r, high_w = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10), fcntl.fcntl(res_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
 
         self.proc = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
-            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=open(self._log, "wb"),
         )
         os.close(cmd_r)
         os.close(res_w)
@@ -107,7 +112,10 @@ class Chromium:
         msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = self.session
-        os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._cmd_w, json.dumps(msg).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError(f"chromium exited (code {self.proc.poll()}): {self.stderr_tail()}") from None
         deadline = time.monotonic() + timeout
         with self._cond:
             while mid not in self._results:
@@ -142,6 +150,12 @@ class Chromium:
         path.write_bytes(base64.b64decode(data))
         return path
 
+    def stderr_tail(self) -> str:
+        try:
+            return self._log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
     def close(self) -> None:
         try:
             self.send("Browser.close", timeout=5)
@@ -158,6 +172,7 @@ class Chromium:
             except OSError:
                 pass
         shutil.rmtree(self._profile, ignore_errors=True)
+        self._log.unlink(missing_ok=True)
 
     def __enter__(self) -> Chromium:
         return self
