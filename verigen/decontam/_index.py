@@ -6,7 +6,8 @@ BLAKE2b hash. Items shorter than n words are matched whole, as GPT-3's decontami
 does, but only from ``SHORT_MIN_WORDS`` words up: a five-word MATH problem ("Compute
 $\\dbinom{8}{4}$.") is not evidence of anything. An n-gram found in more than
 ``COMMON_ITEMS`` items of one benchmark is boilerplate (code headers, shared puzzle
-templates) and is left out of the index.
+templates) and is left out of the index. An n-gram found in a few items is credited to the
+first of them, so ``min_shared`` above 1 counts per item only approximately.
 """
 
 from __future__ import annotations

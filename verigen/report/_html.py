@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from verigen.report._stats import RunStats
-from verigen.types import JSONValue, Outcome
+from verigen.types import JSONValue, Outcome, SamplingParams
 
 OUTCOME_CODES = {o: i for i, o in enumerate(Outcome)}
 
@@ -55,6 +55,7 @@ def payload(
     view, info = s.view, s.view.info
     pindex = {p.id: i for i, p in enumerate(view.problems)}
     models, params, verifiers, details = _Interner(), _Interner(), _Interner(), _Interner()
+    params_text: dict[SamplingParams, str] = {}
     cols: dict[str, list[JSONValue]] = {k: [] for k in ("p", "i", "o", "a", "d", "t", "m", "pa", "v", "ct", "l", "f")}
     for r in view.records:
         smp, ver = r.sample, r.verdict
@@ -65,7 +66,10 @@ def payload(
         cols["d"].append(details(ver.detail))
         cols["t"].append(smp.text)
         cols["m"].append(models(smp.model))
-        cols["pa"].append(params(json.dumps(smp.params.to_json())))
+        pa = params_text.get(smp.params)
+        if pa is None:
+            pa = params_text[smp.params] = json.dumps(smp.params.to_json())
+        cols["pa"].append(params(pa))
         cols["v"].append(verifiers(f"{ver.verifier} {ver.verifier_version}".strip()))
         cols["ct"].append(smp.completion_tokens)
         cols["l"].append(smp.latency_s)
@@ -140,7 +144,8 @@ def render_html(data: Mapping[str, JSONValue]) -> str:
     js, css = _asset("viewer.js"), _asset("viewer.css")
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; "
            "img-src data:; connect-src data:; base-uri 'none'; form-action 'none'")
-    blob = gzip.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), compresslevel=6, mtime=0)
+    # Level 1: level 6 took a third of the whole build at 100,000 samples for ~15% fewer bytes.
+    blob = gzip.compress(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), compresslevel=1, mtime=0)
     encoded = base64.b64encode(blob).decode("ascii")
     page = _asset("report.html")
     # Our own assets first; the payload (base64: no '_' or '<') last, so it cannot hold a placeholder.
