@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 
 from verigen.errors import UsageError
 from verigen.task import parse_task_args
+
+if TYPE_CHECKING:
+    from verigen.config import OutputConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-driven synthetic data for code and math.")
 tasks_app = typer.Typer(no_args_is_help=True, help="Task plugins.")
@@ -107,6 +110,10 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: ob
     from verigen.progress import RichProgress
 
     p = plan(config)
+    if p.config.mode == "generate":
+        from verigen.export import refuse_heldout
+
+        refuse_heldout(p.config.output, p.task.name, p.split)  # before anything is sampled
     with RichProgress(err) as progress:
         summary = execute(p, progress)
     from verigen.summary import print_summary
@@ -144,6 +151,95 @@ app.command("generate")(_run_command(
     "generate", "Problems -> samples -> verdicts -> sft.jsonl + samples.jsonl + metrics.json."))
 app.command("evaluate")(_run_command(
     "evaluate", "pass@k / maj@k on a held-out split; writes samples and metrics, no training data."))
+
+
+# Outputs of a finished run: exports, report, decontamination -----------------------------
+
+DEFAULT_AGAINST = "gsm8k,math,math500,humaneval,mbpp,p3"
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory written by generate or evaluate.")]
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: RunDirArg,
+    formats: Annotated[list[str], typer.Option("--format", "-f", help="sft, dpo, rm or hf (repeatable).")],
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (one --format), or folder for hf.")] = None,
+    set_: SetOpt = None,
+    data_dir: DataOpt = None,
+    push_to_hub: Annotated[str | None, typer.Option("--push-to-hub", help="Also push the hf export to this hub repo.")] = None,
+) -> None:
+    """Write SFT / DPO / reward-model / Hugging Face exports of a run (after decontamination).
+
+    Settings come from the run's [output] config; --set output.KEY=VALUE overrides them.
+    """
+    from verigen.export import export_run
+
+    output = _output_overrides(run_dir, set_)
+    if push_to_hub and "hf" not in formats:
+        raise UsageError("--push-to-hub needs --format hf")
+    summary = export_run(run_dir, formats, out=out_path, output=output, data_dir=data_dir, push_to_hub=push_to_hub)
+    for kind, path in summary.files.items():
+        out.print(f"{kind}: {summary.rows.get(kind, '')} rows -> {escape(path)}" if kind != "hf" else f"hf: {escape(path)}")
+    _print_contamination(summary.contamination)
+
+
+def _output_overrides(run_dir: Path, sets: list[str] | None) -> OutputConfig:
+    from verigen.config import build_config
+
+    cfg_file = run_dir / "config.toml"
+    if not cfg_file.exists():
+        raise UsageError(f"{str(run_dir)!r} is not a verigen run directory (no config.toml)")
+    bad = [s for s in sets or [] if not s.startswith("output.")]
+    if bad:
+        raise UsageError(f"bad --set {bad[0]!r}: export only takes output.* settings")
+    return build_config(file=cfg_file, overrides=list(sets or [])).output
+
+
+def _print_contamination(c: object) -> None:
+    from verigen.decontam import Contamination
+
+    if not isinstance(c, Contamination):
+        return
+    for b in c.benchmarks:
+        counts = c.counts().get(b.name, {})
+        dropped = f"{counts.get('problems', 0)} problems, {counts.get('samples', 0)} samples dropped"
+        extra = dropped if b.status == "checked" else b.reason
+        err.print(f"decontam {escape(b.name)}: {b.status} ({escape(extra)})", highlight=False)
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: RunDirArg,
+    compare: Annotated[list[Path] | None, typer.Option("--compare", help="Another run to put side by side (repeatable).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the report (default: the run directory).")] = None,
+    no_html: Annotated[bool, typer.Option("--no-html", help="Only report.md and plots.")] = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots", help="No PNG plots (no matplotlib needed).")] = False,
+) -> None:
+    """Rebuild report.md, plots/ and report.html of a run (with --compare: runs side by side)."""
+    from verigen.report import write_report
+
+    files = write_report(run_dir, compare=list(compare or []), html=not no_html, plots=not no_plots, out_dir=out_dir)
+    out.print(f"report: {escape(str(files.markdown))}" + (f"  {escape(str(files.html))}" if files.html else ""))
+
+
+@app.command("decontam")
+def decontam_cmd(
+    file: Annotated[Path, typer.Argument(help="JSONL of problems or chat rows (prompt/question/problem/messages...).")],
+    against: Annotated[str, typer.Option("--against", help="Comma list of benchmarks or .jsonl paths.")] = DEFAULT_AGAINST,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Clean rows (default: FILE with .clean.jsonl).")] = None,
+    ngram: Annotated[int, typer.Option("--ngram", min=3, help="Word n-gram length.")] = 13,
+    min_shared: Annotated[int, typer.Option("--min-shared", min=1, help="Shared n-grams that make a row contaminated.")] = 1,
+    data_dir: DataOpt = None,
+) -> None:
+    """Drop the rows of FILE that overlap held-out benchmarks; hits go to FILE.contamination.jsonl."""
+    from verigen.decontam.cli import decontaminate_file
+
+    names = [a.strip() for a in against.split(",") if a.strip()]
+    if not names:
+        raise UsageError("--against is empty: name at least one benchmark")
+    result = decontaminate_file(file, names, out=out_path, ngram=ngram, min_shared=min_shared, data_dir=data_dir)
+    out.print(f"{result.kept} rows kept -> {escape(str(result.clean))}; {result.dropped} dropped -> {escape(str(result.hits))}")
+    _print_contamination(result.contamination)
 
 
 @check_app.command("math")

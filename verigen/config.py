@@ -71,10 +71,52 @@ class SandboxConfig(_Section):
     backend: str = "auto"
 
 
+ExportFormat = Literal["sft", "dpo", "rm", "hf"]
+Negative = Literal["rejected", "no_answer", "timeout"]
+Benchmark = str  # a name from verigen.decontam (gsm8k, math, math500, ...) or a JSONL path
+
+
+class NearDupConfig(_Section):
+    """Near-duplicate removal among a problem's accepted solutions (MinHash LSH, then the
+    exact Jaccard of word n-gram sets confirms every candidate pair)."""
+
+    enabled: bool = True
+    threshold: float = Field(default=0.7, gt=0.0, le=1.0)  # Jaccard similarity of the word n-gram sets
+    ngram: int = Field(default=3, ge=1, le=32)  # word shingles
+    num_perm: int = Field(default=128, ge=16, le=1024)
+
+
+class PairsConfig(_Section):
+    """How DPO / reward-model pairs are formed from a problem's samples."""
+
+    pairing: Literal["all", "one_per_problem", "balanced"] = "balanced"
+    max_per_problem: int | None = Field(default=8, ge=1)
+    negatives: list[Negative] = Field(default_factory=lambda: list[Negative](["rejected", "no_answer"]))
+    seed: int = 0
+
+
+class DecontamConfig(_Section):
+    """Word n-gram overlap against held-out benchmarks, before anything is exported."""
+
+    enabled: bool = True
+    against: list[Benchmark] = Field(
+        default_factory=lambda: ["gsm8k", "math", "math500", "humaneval", "mbpp", "p3"]
+    )
+    ngram: int = Field(default=13, ge=3, le=64)
+    min_shared: int = Field(default=1, ge=1)  # shared n-grams with one item that make a row contaminated
+    allow_heldout: bool = False  # training on a held-out benchmark split itself
+
+
 class OutputConfig(_Section):
     out: Path | None = None  # None: runs/<task>-<split>-<mode>, fixed when the run is planned
     max_per_problem: int | None = Field(default=None, ge=1)
     dedup: bool = True
+    formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["sft"]))  # what `generate` writes
+    near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+    report_html: bool = True
+    report_plots: bool = True
 
 
 class RunConfig(_Section):
@@ -164,7 +206,10 @@ def _describe(exc: ValidationError, raw: Raw) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     value: object = raw
     for part in err["loc"]:
-        value = value.get(str(part), "<missing>") if isinstance(value, dict) else "<missing>"
+        if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            value = value.get(str(part), "<missing>") if isinstance(value, dict) else "<missing>"
     if err["type"] == "extra_forbidden":
         return f"unknown config key {loc!r}"
     return f"bad config value {loc}={value!r}: {err['msg']}"

@@ -26,14 +26,14 @@ from typing import Any, Protocol
 from verigen import __version__
 from verigen.config import RunConfig
 from verigen.errors import UsageError
-from verigen.export import sft_rows
+from verigen.export import export_generated
 from verigen.metrics import Metrics, ScoredItem, compute_metrics
 from verigen.records import SampleRecord
-from verigen.report import render_report
-from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
+from verigen.report import write_report
+from verigen.rundir import RunDir, write_jsonl_atomic
 from verigen.sampling.base import Sampler, SamplerOptions, create_sampler
 from verigen.task import Task, TaskContext, create_task
-from verigen.types import ChatMessage, GenerationRequest, Outcome, Problem, Sample, Verdict
+from verigen.types import GenerationRequest, Outcome, Problem, Sample, Verdict
 from verigen.verify.pool import open_pool
 
 log = logging.getLogger(__name__)
@@ -278,10 +278,13 @@ def finalize(
     metrics = compute_metrics(by_problem, majority=p.task.family == "math")
     rundir.write_json("metrics.json", {"task": p.task.name, "split": p.split, "model": model_id, **metrics.to_json()})
     n_sft: int | None = None
+    exports = None
     if cfg.mode == "generate":
-        prompts: dict[str, tuple[ChatMessage, ...]] = {pr.id: p.task.messages(pr) for pr in p.problems}
-        rows = sft_rows(records, prompts, max_per_problem=cfg.output.max_per_problem, dedup=cfg.output.dedup)
-        n_sft = write_jsonl_atomic(rundir.path / "sft.jsonl", rows)
+        exports = export_generated(
+            rundir.path, cfg.output, task=p.task.name, split=p.split, records=records, data_dir=cfg.task.data_dir,
+            problems=[(pr.id, pr.prompt, p.task.messages(pr)) for pr in p.problems],
+        )
+        n_sft = exports.rows.get("sft")
     summary = RunSummary(
         out=rundir.path, task=p.task.name, split=p.split, model=model_id, metrics=metrics,
         new_samples=new, resumed_samples=resumed, sft_rows=n_sft,
@@ -303,9 +306,12 @@ def finalize(
             "problems_sha256": problems_sha,
             "problems": len(p.problems),
             "samples": len(records),
+            "new_samples": new,
+            "resumed_samples": resumed,
             "started": started,
             "finished": datetime.now(UTC).isoformat(),
+            "exports": exports.to_json() if exports is not None else None,
         },
     )
-    atomic_write(rundir.path / "report.md", render_report(summary))
+    write_report(rundir.path, html=cfg.output.report_html, plots=cfg.output.report_plots)
     return summary

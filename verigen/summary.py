@@ -18,6 +18,7 @@ def print_summary(console: Console, s: RunSummary) -> None:
     m = s.metrics
     console.print(f"\n[bold]results[/bold] in {escape(str(s.out.resolve()))}")
     files = ["samples.jsonl", "metrics.json", "report.md"] + (["sft.jsonl"] if s.sft_rows is not None else [])
+    files += [f for f in ("dpo.jsonl", "rm.jsonl", "hf", "report.html") if (s.out / f).exists()]
     console.print("  " + "  ".join(files), highlight=False)
     table = Table(title=escape(f"{s.task} ({s.split}) - {s.model}"))
     table.add_column("metric")

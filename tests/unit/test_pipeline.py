@@ -76,11 +76,11 @@ def test_resume_after_a_torn_write_has_no_loss_and_no_duplicates(tmp_path: Path)
 def test_a_different_config_never_touches_an_existing_run(tmp_path: Path) -> None:
     cfg, task, sampler = make(tmp_path, {"*": ["0"]})
     execute(plan(cfg, task), sampler=sampler)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     cfg2, _, _ = make(tmp_path, {"*": ["0"]}, "sampling.temperature=0.1")
     with pytest.raises(UsageError, match=r"another config .*temperature"):
         plan(cfg2, task)
-    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before
 
 
 def test_evaluate_mode_writes_no_training_data(tmp_path: Path) -> None:
