@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -142,20 +144,22 @@ def _run(p: Plan, todo: Pending, sampler: Sampler | None, pool: VerifyPool, rund
          progress: ProgressSink) -> int:
     params = p.config.sampling.params()
     by_id = {pr.id: pr for pr in p.problems}
-    writer = _Writer(rundir, p.task.name, progress)
     total = len(p.problems) * params.n
     progress.stage("sampling", total, total - todo.samples)
     progress.stage("verifying", total, todo.resumed)
-    for rec in todo.retry:
-        writer.submit(pool, by_id[rec.sample.problem_id], rec.sample)
-    if todo.requests:
-        if sampler is None:
-            raise RuntimeError("no sampler for pending samples")
-        for sample in _samples(sampler, todo.requests, params):
-            writer.submit(pool, by_id[sample.problem_id], sample)
-            progress.advance("sampling")
-            writer.write_ready(block=False)
-    writer.write_ready(block=True)
+    writer = _Writer(rundir, p.task.name, progress)
+    try:
+        for rec in todo.retry:
+            writer.submit(pool, by_id[rec.sample.problem_id], rec.sample)
+        if todo.requests:
+            if sampler is None:
+                raise RuntimeError("no sampler for pending samples")
+            for sample in _samples(sampler, todo.requests, params):
+                writer.submit(pool, by_id[sample.problem_id], sample)
+                progress.advance("sampling")
+        writer.finish()
+    finally:
+        writer.stop()
     return writer.written
 
 
@@ -185,19 +189,25 @@ def _samples(sampler: Sampler, requests: tuple[SampleRequest, ...], params: Samp
 
 
 class _Writer:
-    """Verdicts in completion order, appended in fsynced groups."""
+    """Appends verdicts in completion order from its own thread, in fsynced groups, so a
+    verdict is on disk while the sampler is still busy with the next batch."""
 
     def __init__(self, rundir: RunDir, task: str, progress: ProgressSink) -> None:
         self._rundir = rundir
         self._task = task
         self._progress = progress
-        self._done: queue.SimpleQueue[SampleRecord] = queue.SimpleQueue()
-        self._pending = 0
+        self._done: queue.SimpleQueue[SampleRecord | None] = queue.SimpleQueue()
+        self._submitted = 0
+        self._fault: BaseException | None = None
         self.written = 0
+        self._thread = threading.Thread(target=self._loop, name="verigen-writer", daemon=True)
+        self._thread.start()
 
     def submit(self, pool: VerifyPool, problem: Problem[object], sample: Sample) -> None:
+        if self._fault is not None:
+            raise self._fault
         fut = pool.submit(problem, sample.text)
-        self._pending += 1
+        self._submitted += 1
         fut.add_done_callback(lambda f: self._done.put(self._record(sample, f)))
 
     def _record(self, sample: Sample, fut: Future[Verdict]) -> SampleRecord:
@@ -207,21 +217,38 @@ class _Writer:
             verdict = Verdict(outcome=Outcome.ERROR, detail=f"verify pool fault: {type(exc).__name__}: {exc}"[:500])
         return SampleRecord(task=self._task, sample=sample, verdict=verdict)
 
-    def write_ready(self, *, block: bool) -> None:
-        """Write what has finished; with ``block``, wait until everything has."""
-        while self._pending:
-            try:
-                batch = [self._done.get(block=block)]
-            except queue.Empty:
-                return
-            while len(batch) < WRITE_BATCH:
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            first = self._done.get()
+            batch = [first] if first is not None else []
+            stop = first is None
+            while len(batch) < WRITE_BATCH and not stop:
                 try:
-                    batch.append(self._done.get_nowait())
+                    item = self._done.get_nowait()
                 except queue.Empty:
                     break
-            self._pending -= len(batch)
-            self.written += self._rundir.append(batch)
+                stop = item is None
+                if item is not None:
+                    batch.append(item)
+            try:
+                self.written += self._rundir.append(batch)
+            except BaseException as exc:  # disk full, closed dir: surfaced by finish()
+                self._fault = exc
+                return
             self._progress.advance("verifying", len(batch))
+
+    def finish(self) -> None:
+        """Wait for every submitted verdict to be written."""
+        while self._fault is None and self.written < self._submitted and self._thread.is_alive():
+            time.sleep(0.01)
+        self.stop()
+        if self._fault is not None:
+            raise self._fault
+
+    def stop(self) -> None:
+        self._done.put(None)
+        self._thread.join()
 
 
 def _problem_row(task: Task[object], problem: Problem[object]) -> dict[str, object]:
