@@ -34,8 +34,9 @@ from verigen.verify.pool import VerifyPool, open_pool
 
 log = logging.getLogger(__name__)
 
-# Verdicts are fsynced in groups of at most this many rows.
-WRITE_BATCH = 64
+# Verdicts are fsynced in groups of at most this many rows, gathered for at most this long.
+WRITE_BATCH = 256
+FLUSH_INTERVAL_S = 0.2
 
 
 class ProgressSink(Protocol):
@@ -198,6 +199,8 @@ class _Writer:
         self._progress = progress
         self._done: queue.SimpleQueue[SampleRecord | None] = queue.SimpleQueue()
         self._submitted = 0
+        self._finished = 0
+        self._lock = threading.Lock()
         self._fault: BaseException | None = None
         self.written = 0
         self._thread = threading.Thread(target=self._loop, name="verigen-writer", daemon=True)
@@ -208,7 +211,12 @@ class _Writer:
             raise self._fault
         fut = pool.submit(problem, sample.text)
         self._submitted += 1
-        fut.add_done_callback(lambda f: self._done.put(self._record(sample, f)))
+        fut.add_done_callback(lambda f: self._verified(self._record(sample, f)))
+
+    def _verified(self, record: SampleRecord) -> None:
+        with self._lock:
+            self._done.put(record)
+            self._finished += 1
 
     def _record(self, sample: Sample, fut: Future[Verdict]) -> SampleRecord:
         try:
@@ -223,9 +231,12 @@ class _Writer:
             first = self._done.get()
             batch = [first] if first is not None else []
             stop = first is None
+            # Group commit: an fsync costs milliseconds, so gather what finishes within
+            # FLUSH_INTERVAL_S of the first row (a killed run loses at most that much).
+            deadline = time.monotonic() + FLUSH_INTERVAL_S
             while len(batch) < WRITE_BATCH and not stop:
                 try:
-                    item = self._done.get_nowait()
+                    item = self._done.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 stop = item is None
@@ -239,16 +250,17 @@ class _Writer:
             self._progress.advance("verifying", len(batch))
 
     def finish(self) -> None:
-        """Wait for every submitted verdict to be written."""
-        while self._fault is None and self.written < self._submitted and self._thread.is_alive():
-            time.sleep(0.01)
+        """Wait for every submitted verdict, then write what is left at once."""
+        while self._fault is None and self._finished < self._submitted and self._thread.is_alive():
+            time.sleep(0.005)
         self.stop()
         if self._fault is not None:
             raise self._fault
 
     def stop(self) -> None:
-        self._done.put(None)
-        self._thread.join()
+        if self._thread.is_alive():
+            self._done.put(None)
+            self._thread.join()
 
 
 def _problem_row(task: Task[object], problem: Problem[object]) -> dict[str, object]:

@@ -131,7 +131,8 @@ class VllmSampler:
         prompt_of = {id(r): p for r, p in zip(requests, prompts)}
         started = time.perf_counter()
         ids = llm.enqueue([prompt_of[id(r)] for r, _ in asks], vparams, use_tqdm=False)
-        waiting = dict(zip(ids, asks))
+        # enqueue returns the engine's internal ids ("<id>-<random>"); outputs carry "<id>".
+        waiting = {rid.split("-", 1)[0]: ask for rid, ask in zip(ids, asks)}
         engine = llm.llm_engine
         try:
             while waiting and engine.has_unfinished_requests():
