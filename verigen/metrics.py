@@ -45,19 +45,18 @@ def majority_correct(items: Sequence[ScoredItem]) -> bool | None:
 
     Ties go to the answer seen first. None when no item has an answer.
     """
-    votes: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    accepted: dict[str, bool] = {}
-    for pos, item in enumerate(items):
-        if item.answer is None or item.outcome is Outcome.ERROR:
+    votes: dict[str, int] = {}  # insertion order = first seen
+    accepted: set[str] = set()
+    for item in items:
+        answer = item.answer
+        if answer is None or item.outcome is Outcome.ERROR:
             continue
-        votes[item.answer] += 1
-        first_seen.setdefault(item.answer, pos)
-        accepted[item.answer] = accepted.get(item.answer, False) or item.outcome is Outcome.ACCEPTED
+        votes[answer] = votes.get(answer, 0) + 1
+        if item.outcome is Outcome.ACCEPTED:
+            accepted.add(answer)
     if not votes:
         return None
-    winner = max(votes, key=lambda a: (votes[a], -first_seen[a]))
-    return accepted[winner]
+    return max(votes, key=votes.__getitem__) in accepted  # max keeps the first of equals
 
 
 # maj@k averages the vote over k-subsets of a problem's samples: all of them when there
@@ -155,7 +154,7 @@ def _bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000) ->
         return None
     rng = random.Random(seed)
     n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(rounds))
     return (means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1])
 
 

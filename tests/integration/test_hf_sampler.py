@@ -105,7 +105,7 @@ def test_stop_string_truncates_and_stops_early(sampler: Sampler) -> None:
     full = generate_all(sampler, request, SamplingParams(n=1, temperature=0, max_tokens=16))[0][0]
     assert full.finish_reason == "length" and len(full.text) > 12, full
     stop = full.text[len(full.text) // 2 :][:3]  # a piece from the middle of the greedy text
-    stopped = generate_all(sampler, 
+    stopped = generate_all(sampler,
         request, SamplingParams(n=1, temperature=0, max_tokens=16, stop=("NEVER-SEEN", stop))
     )[0][0]
     assert stopped.text == full.text[: full.text.find(stop)]

@@ -26,7 +26,8 @@ from tests.integration._kill import check_kill_and_resume
 from verigen.sampling.base import Sampler, SampleRequest, generate_all, parse_options
 from verigen.types import ChatMessage, GenerationRequest, SamplingParams
 
-pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+# An engine start takes ~2.5 min on 2 quiet cores and far longer on a loaded machine.
+pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(3000)]
 
 # enforce_eager skips torch.compile warm-up (minutes on 2 cores); float32 keeps a sample
 # independent of the batch around it in these tests (bfloat16 sums differ more often).
