@@ -3,7 +3,8 @@
 ``--model`` is a path to a JSON file ``{"<problem_id>": ["text", ...], "*": ["text", ...]}``:
 sample ``i`` of a problem is its list's item ``i`` modulo the list's length; problems not
 in the file use ``"*"``. ``--model echo`` answers every prompt with its own last message.
-Option ``delay_s`` spends that long on each sample (a stand-in for generation time).
+Option ``delay_s`` spends that long on each sample (a stand-in for generation time); a
+request's samples come out together after ``delay_s`` times their count.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ class FakeSampler:
         for request in requests:
             texts = self._texts(request)
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
+            if self.options.delay_s:  # one request's samples come out together, as from a batch
+                time.sleep(self.options.delay_s * len(request.indices))
             for index in request.indices:
-                if self.options.delay_s:
-                    time.sleep(self.options.delay_s)
                 text = texts[index % len(texts)]
                 completion = Completion(
                     text=text, finish_reason="stop", prompt_tokens=prompt_tokens,
