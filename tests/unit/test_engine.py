@@ -204,3 +204,32 @@ def test_sample_seeds_are_pure_distinct_and_consecutive_per_problem() -> None:
     assert sample_seed(7, "gsm8k/test/4", 5) != sample_seed(7, "gsm8k/test/3", 5)
     with pytest.raises(ValueError):
         sample_seed(0, "p", -1)
+
+
+class ClosedAfterUse(FakeSampler):
+    """Like the transformers sampler: nothing can be asked of it once closed."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.open = True
+
+    def provenance(self, params: SamplingParams) -> dict[str, JSONValue]:
+        if not self.open:
+            raise UsageError("closed")
+        return super().provenance(params)
+
+    def close(self) -> None:
+        self.open = False
+
+
+def test_an_engine_owned_sampler_is_asked_for_provenance_before_it_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import verigen.engine._execute as engine_execute
+
+    made: list[ClosedAfterUse] = []
+    monkeypatch.setattr(engine_execute, "open_sampler",
+                        lambda p: made.append(ClosedAfterUse(str(tmp_path / "script.json"))) or made[-1])
+    execute(plan(config(tmp_path), toy()))
+    assert made and not made[0].open  # opened by the engine, so closed by it
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["sampler"]["backend"] == "fake"

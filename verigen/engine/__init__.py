@@ -20,7 +20,7 @@ from verigen.engine._execute import (
     open_verifier_pool,
     pending,
 )
-from verigen.engine._finalize import ErrorRateExceeded, RunSummary, finalize
+from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._needs import TaskNeeds, needs_of
 from verigen.engine._plan import Plan, check_model, default_split, plan, task_args_as_strings
 
@@ -31,6 +31,7 @@ __all__ = [
     "Plan",
     "ProgressSink",
     "RunSummary",
+    "SamplerInfo",
     "TaskNeeds",
     "check_model",
     "default_split",

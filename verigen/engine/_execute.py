@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from verigen.engine._finalize import ErrorRateExceeded, RunSummary, finalize
+from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._plan import Plan
 from verigen.records import SampleRecord
 from verigen.rundir import RunDir, write_jsonl_atomic
@@ -121,6 +121,7 @@ def execute(
         if sampler is None and todo.requests:
             sampler = open_sampler(p)
             closers.append(sampler.close)
+        info = SamplerInfo.of(sampler, p.config.sampling.params()) if sampler is not None else None
         if pool is None and (todo.requests or todo.retry):
             verifier, pool = open_verifier_pool(p)
             closers += [verifier.close, pool.close]
@@ -135,7 +136,7 @@ def execute(
     finally:
         for close in reversed(closers):
             close()
-    summary = finalize(p, rundir, sampler=sampler, new=new, resumed=todo.resumed, started=started)
+    summary = finalize(p, rundir, sampler=info, new=new, resumed=todo.resumed, started=started)
     if summary.error_rate_exceeded:
         raise ErrorRateExceeded(summary)
     return summary

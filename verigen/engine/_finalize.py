@@ -19,7 +19,7 @@ from verigen.metrics import Metrics, ScoredItem, compute_metrics
 from verigen.report import render_report
 from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
 from verigen.sampling.base import Sampler
-from verigen.types import ChatMessage, JSONValue
+from verigen.types import ChatMessage, JSONValue, SamplingParams
 
 MANIFEST = "manifest.json"
 
@@ -75,7 +75,19 @@ def _previous_sampler(rundir: RunDir) -> JSONValue:
     return value
 
 
-def finalize(p: Plan, rundir: RunDir, *, sampler: Sampler | None, new: int, resumed: int, started: str) -> RunSummary:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SamplerInfo:
+    """What provenance needs of the sampler, taken while it is open."""
+
+    model_id: str
+    provenance: dict[str, JSONValue]
+
+    @classmethod
+    def of(cls, sampler: Sampler, params: SamplingParams) -> SamplerInfo:
+        return cls(model_id=sampler.model_id, provenance=sampler.provenance(params))
+
+
+def finalize(p: Plan, rundir: RunDir, *, sampler: SamplerInfo | None, new: int, resumed: int, started: str) -> RunSummary:
     cfg = p.config
     wanted = {pr.id for pr in p.problems}
     records = [
@@ -100,7 +112,6 @@ def finalize(p: Plan, rundir: RunDir, *, sampler: Sampler | None, new: int, resu
         new_samples=new, resumed_samples=resumed, sft_rows=n_sft, max_error_rate=cfg.verify.max_error_rate,
     )
     verifier = next((r.verdict for r in records if r.verdict.verifier), None)
-    params = cfg.sampling.params()
     rundir.write_json(
         MANIFEST,
         {
@@ -111,7 +122,7 @@ def finalize(p: Plan, rundir: RunDir, *, sampler: Sampler | None, new: int, resu
             "sampling_seed": cfg.sampling.seed,
             "sample_seeds": "verigen.sampling.seeds.sample_seed(sampling_seed, problem_id, sample_index)",
             "model": model_id,
-            "sampler": sampler.provenance(params) if sampler is not None else _previous_sampler(rundir),
+            "sampler": sampler.provenance if sampler is not None else _previous_sampler(rundir),
             "verifier": verifier.verifier if verifier else "",
             "verifier_version": verifier.verifier_version if verifier else "",
             "versions": _versions(),
