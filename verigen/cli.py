@@ -70,14 +70,14 @@ SplitOpt = Annotated[str | None, typer.Option("--split", help="Problem split.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Problem seed.")]
 LimitOpt = Annotated[int | None, typer.Option("--limit", "-l", help="At most this many problems.")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="'default', a local model folder, or a hub id.")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="Sampler backend: transformers, fake, ...")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="transformers, vllm, openai, llamacpp, fake.")]
 NOpt = Annotated[int | None, typer.Option("-n", help="Samples per problem.")]
 TempOpt = Annotated[float | None, typer.Option("--temperature")]
 TopPOpt = Annotated[float | None, typer.Option("--top-p")]
 MaxTokOpt = Annotated[int | None, typer.Option("--max-tokens")]
 StopOpt = Annotated[list[str] | None, typer.Option("--stop", help="Stop string (repeatable).")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="transformers: sequences per batch (model.batch_size).")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="transformers: auto, cpu or cuda (model.device).")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")]
 SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap or docker.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
@@ -106,25 +106,23 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: ob
     }
     base.update({k: v for k, v in sections.items() if v})
     config = build_config(base=base, overrides=list(sets or []), file=config_file)
-    from verigen.pipeline import execute, plan
+    from verigen.engine import ErrorRateExceeded, execute, plan
     from verigen.progress import RichProgress
+    from verigen.summary import print_summary
 
     p = plan(config)
     if p.config.mode == "generate":
         from verigen.export import refuse_heldout
 
         refuse_heldout(p.config.output, p.task.name, p.split)  # before anything is sampled
-    with RichProgress(err) as progress:
-        summary = execute(p, progress)
-    from verigen.summary import print_summary
-
+    try:
+        with RichProgress(err) as progress:
+            summary = execute(p, progress)
+    except ErrorRateExceeded as exc:
+        print_summary(out, exc.summary)
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
     print_summary(out, summary)
-    if summary.error_rate_exceeded:
-        err.print(
-            f"[red]error rate {summary.metrics.error_rate:.1%} is above the limit "
-            f"{summary.max_error_rate:.1%}: infrastructure faults, see samples.jsonl verdict details[/red]"
-        )
-        raise typer.Exit(1)
 
 
 def _run_command(mode: str, doc: str) -> Callable[..., None]:

@@ -35,11 +35,21 @@ class TaskConfig(_Section):
 
 
 class ModelConfig(_Section):
+    """``backend`` and ``name``; every other key belongs to the backend.
+
+    The other keys are validated against the chosen backend's own ``Options`` schema when
+    the run is planned (``verigen.sampling.base.parse_options``): unknown keys are
+    rejected there, naming the backend and the keys it allows.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     backend: str = "transformers"
     name: str = "default"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    batch_size: int = Field(default=8, ge=1)
+
+    def options(self) -> dict[str, object]:
+        """The backend-specific keys, as written."""
+        return dict(self.model_extra or {})
 
 
 class SamplingConfig(_Section):
@@ -151,6 +161,8 @@ def _field_annotation(path: list[str]) -> object | None:
         if field is None:
             if i > 0 and path[i - 1] == "args":
                 return ArgValue
+            if model is ModelConfig and i == len(path) - 1:
+                return ArgValue  # a backend option: typed by the backend's schema at plan time
             return None
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):

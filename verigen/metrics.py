@@ -1,6 +1,8 @@
 """pass@k (unbiased), maj@k (averaged over k-subsets) and outcome counts from a pool of verdicts.
 
-Every problem uses its own n: ERROR samples are excluded from n (and counted apart). A k
+Cost: pass@k for every k from 1 to n comes from one O(n) recurrence per problem; bootstrap
+CIs and maj@k (the expensive part: k-subset votes) only at the headline ks (1, powers of
+2, n), and maj@k only where the task votes. Every problem uses its own n: ERROR samples are excluded from n (and counted apart). A k
 larger than some problem's n is never silently dropped: those problems are reported as
 missing for that k, and the mean is over the problems that have at least k samples.
 """
@@ -43,19 +45,18 @@ def majority_correct(items: Sequence[ScoredItem]) -> bool | None:
 
     Ties go to the answer seen first. None when no item has an answer.
     """
-    votes: Counter[str] = Counter()
-    first_seen: dict[str, int] = {}
-    accepted: dict[str, bool] = {}
-    for pos, item in enumerate(items):
-        if item.answer is None or item.outcome is Outcome.ERROR:
+    votes: dict[str, int] = {}  # insertion order = first seen
+    accepted: set[str] = set()
+    for item in items:
+        answer = item.answer
+        if answer is None or item.outcome is Outcome.ERROR:
             continue
-        votes[item.answer] += 1
-        first_seen.setdefault(item.answer, pos)
-        accepted[item.answer] = accepted.get(item.answer, False) or item.outcome is Outcome.ACCEPTED
+        votes[answer] = votes.get(answer, 0) + 1
+        if item.outcome is Outcome.ACCEPTED:
+            accepted.add(answer)
     if not votes:
         return None
-    winner = max(votes, key=lambda a: (votes[a], -first_seen[a]))
-    return accepted[winner]
+    return max(votes, key=votes.__getitem__) in accepted  # max keeps the first of equals
 
 
 # maj@k averages the vote over k-subsets of a problem's samples: all of them when there
@@ -118,9 +119,34 @@ class Metrics:
             "error_rate": self.error_rate,
             "accepted_problems": self.accepted_problems,
             "pass@k": {str(m.k): km(m) for m in self.pass_at},
-            "maj@k": {str(m.k): km(m) for m in self.maj_at},
+            # maj@k is computed at the headline ks only (see compute_metrics)
+            "maj@k": {str(m.k): km(m) for m in self.maj_at if m.k in set(headline_ks(len(self.maj_at)))},
             "missing_examples": list(self.missing_examples),
         }
+
+
+def headline_ks(max_k: int) -> list[int]:
+    """The ks worth a CI and a maj@k: 1, 2, 4, 8, ... up to ``max_k``, and ``max_k``."""
+    ks = [1 << e for e in range(max_k.bit_length()) if 1 << e <= max_k]
+    if max_k and max_k not in ks:
+        ks.append(max_k)
+    return ks
+
+
+def pass_at_every_k(n: int, c: int) -> list[float]:
+    """``[pass_at_k(n, c, k) for k in 1..n]`` in O(n).
+
+    C(n-c, k) / C(n, k) = prod_{j<k} (n-c-j) / (n-j): each k extends the previous product
+    by one factor in [0, 1], so the recurrence is as stable as ``pass_at_k``'s product.
+    """
+    if not 0 <= c <= n:
+        raise ValueError(f"pass_at_every_k needs 0 <= c <= n, got n={n} c={c}")
+    out: list[float] = []
+    ratio = 1.0
+    for k in range(1, n + 1):
+        ratio *= max(0, n - c - k + 1) / (n - k + 1)
+        out.append(1.0 - ratio)
+    return out
 
 
 def _bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000) -> tuple[float, float] | None:
@@ -128,14 +154,14 @@ def _bootstrap_ci(values: Sequence[float], seed: int = 0, rounds: int = 1000) ->
         return None
     rng = random.Random(seed)
     n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(rounds))
+    means = sorted(math.fsum(rng.choices(values, k=n)) / n for _ in range(rounds))
     return (means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1])
 
 
 def compute_metrics(
     by_problem: Mapping[str, Sequence[ScoredItem]], *, majority: bool = True
 ) -> Metrics:
-    """Metrics over ``problem_id -> its samples``; k runs up to the largest n.
+    """Metrics over ``problem_id -> its samples``; pass@k for every k up to the largest n.
 
     ``majority=False`` leaves maj@k out (code: programs are not votes on one answer).
     """
@@ -144,32 +170,28 @@ def compute_metrics(
     for pid, items in by_problem.items():
         for item in items:
             counts[item.outcome.value] += 1
-        usable[pid] = sorted(
-            (i for i in items if i.outcome is not Outcome.ERROR), key=lambda i: i.index
-        )
+        usable[pid] = sorted((i for i in items if i.outcome is not Outcome.ERROR), key=lambda i: i.index)
     total = sum(counts.values())
     max_n = max((len(v) for v in usable.values()), default=0)
+    curves = {
+        pid: pass_at_every_k(len(items), sum(1 for i in items if i.outcome is Outcome.ACCEPTED))
+        for pid, items in usable.items()
+    }
+    headline = set(headline_ks(max_n))
+    missing_ids = {pid for pid, items in usable.items() if len(items) < max_n}
     pass_at: list[KMetric] = []
     maj_at: list[KMetric] = []
-    missing_ids: set[str] = set()
     for k in range(1, max_n + 1):
-        p_vals: list[float] = []
-        m_vals: list[float | None] = []
-        for pid, items in usable.items():
-            n = len(items)
-            if n < k:
-                missing_ids.add(pid)
-                continue
-            c = sum(1 for i in items if i.outcome is Outcome.ACCEPTED)
-            p_vals.append(pass_at_k(n, c, k))
-            m_vals.append(maj_at_k(items, k, seed=f"{pid}:{k}"))
-        missing = len(usable) - len(p_vals)
-        with_ci = k == 1 or k == max_n or (k & (k - 1)) == 0
-        pass_at.append(_k_metric(k, p_vals, missing, with_ci))
-        # maj@k exists only where answers are extracted (math); no answer = a wrong vote.
-        voted = majority and any(v is not None for v in m_vals)
-        maj_vals = [v or 0.0 for v in m_vals] if voted else []
-        maj_at.append(_k_metric(k, maj_vals, missing, with_ci))
+        covered = [pid for pid, items in usable.items() if len(items) >= k]
+        missing = len(usable) - len(covered)
+        pass_at.append(_k_metric(k, [curves[pid][k - 1] for pid in covered], missing, k in headline))
+        maj_vals: list[float] = []
+        if majority and k in headline:
+            votes = [maj_at_k(usable[pid], k, seed=f"{pid}:{k}") for pid in covered]
+            # maj@k exists only where answers are extracted; no answer = a wrong vote.
+            if any(v is not None for v in votes):
+                maj_vals = [v or 0.0 for v in votes]
+        maj_at.append(_k_metric(k, maj_vals, missing, k in headline))
     return Metrics(
         problems=len(by_problem),
         samples=total,

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from verigen.pipeline import RunSummary
+from verigen.engine import RunSummary
 from verigen.report import headline_ks
 
 

@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import skip_or_fail
 from verigen.errors import UsageError
-from verigen.sampling.base import Sampler, SamplerOptions
+from verigen.sampling.base import Sampler, SampleRequest, generate_all
+from verigen.sampling.hf import TransformersOptions
 from verigen.types import ChatMessage, Completion, GenerationRequest, SamplingParams
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def sampler() -> Iterator[Sampler]:
             skip_or_fail("model", f"{module} is not installed (pip install 'verigen[transformers]')")
     from verigen.sampling.hf import TransformersSampler
 
-    instance = TransformersSampler("default", SamplerOptions(batch_size=8))
+    instance = TransformersSampler("default", TransformersOptions(batch_size=8))
     yield instance
     instance.close()
 
@@ -83,28 +84,28 @@ def test_gguf_metadata_chat_template_fallback_reads_the_embedded_file(sampler: S
 
 def test_sampling_shapes_and_seeded_determinism(sampler: Sampler) -> None:
     params = SamplingParams(n=2, temperature=1.0, max_tokens=16, seed=7)
-    first = sampler.generate(REQUESTS, params)
+    first = generate_all(sampler, REQUESTS, params)
     _check_shapes(first, n=2, max_tokens=16)
-    assert sampler.generate(REQUESTS, params) == first
-    # Seeding is per batch, not per sample: the n samples of a request still differ.
+    assert generate_all(sampler, REQUESTS, params) == first
+    # Every sample has its own seed: the n samples of a request differ.
     assert any(row[0].text != row[1].text for row in first)
 
 
 def test_greedy_samples_are_identical(sampler: Sampler) -> None:
-    rows = sampler.generate(REQUESTS, SamplingParams(n=3, temperature=0, max_tokens=16))
+    rows = generate_all(sampler, REQUESTS, SamplingParams(n=3, temperature=0, max_tokens=16))
     _check_shapes(rows, n=3, max_tokens=16)
     for row in rows:
         assert len({c.text for c in row}) == 1
-    single = sampler.generate(REQUESTS, SamplingParams(n=1, temperature=0, max_tokens=16))
+    single = generate_all(sampler, REQUESTS, SamplingParams(n=1, temperature=0, max_tokens=16))
     assert [row[0] for row in rows] == [row[0] for row in single]
 
 
 def test_stop_string_truncates_and_stops_early(sampler: Sampler) -> None:
     request = REQUESTS[1:]
-    full = sampler.generate(request, SamplingParams(n=1, temperature=0, max_tokens=16))[0][0]
+    full = generate_all(sampler, request, SamplingParams(n=1, temperature=0, max_tokens=16))[0][0]
     assert full.finish_reason == "length" and len(full.text) > 12, full
     stop = full.text[len(full.text) // 2 :][:3]  # a piece from the middle of the greedy text
-    stopped = sampler.generate(
+    stopped = generate_all(sampler,
         request, SamplingParams(n=1, temperature=0, max_tokens=16, stop=("NEVER-SEEN", stop))
     )[0][0]
     assert stopped.text == full.text[: full.text.find(stop)]
@@ -113,10 +114,10 @@ def test_stop_string_truncates_and_stops_early(sampler: Sampler) -> None:
 
 
 def test_plain_prompt_without_chat_template(sampler: Sampler, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sampler._tokenizer, "chat_template", None)  # type: ignore[attr-defined]
+    monkeypatch.setattr(sampler._runtime.tokenizer, "chat_template", None)  # type: ignore[attr-defined]
     prompt = sampler.render(REQUESTS[1].messages)  # type: ignore[attr-defined]
     assert prompt == "system: You are terse.\nuser: Name three colors.\nassistant:"
-    rows = sampler.generate(REQUESTS[1:], SamplingParams(n=1, temperature=0, max_tokens=4))
+    rows = generate_all(sampler, REQUESTS[1:], SamplingParams(n=1, temperature=0, max_tokens=4))
     assert rows[0][0].completion_tokens is not None and rows[0][0].completion_tokens >= 1
 
 
@@ -132,16 +133,16 @@ def test_plain_prompt_without_chat_template(sampler: Sampler, monkeypatch: pytes
 )
 def test_bad_params_are_usage_errors(sampler: Sampler, params: SamplingParams) -> None:
     with pytest.raises(UsageError):
-        sampler.generate(REQUESTS, params)
+        generate_all(sampler, REQUESTS, params)
 
 
 def test_closed_sampler_refuses_work(sampler: Sampler) -> None:
     from verigen.sampling.hf import TransformersSampler
 
-    other = TransformersSampler("default", SamplerOptions(device="cpu"))
+    other = TransformersSampler("default", TransformersOptions(device="cpu"))
     other.close()
     with pytest.raises(UsageError, match="closed"):
-        other.generate(REQUESTS, SamplingParams(max_tokens=2))
+        generate_all(other, REQUESTS, SamplingParams(max_tokens=2))
 
 
 def test_unreachable_hub_model_is_a_usage_error(sampler: Sampler) -> None:
@@ -154,3 +155,36 @@ def test_unreachable_hub_model_is_a_usage_error(sampler: Sampler) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.startswith("USAGE model 'no-such-org/no-such-model' could not be loaded"), out
+
+
+def _texts(sampler: Sampler, requests: list[SampleRequest], params: SamplingParams) -> dict[tuple[str, int], str]:
+    return {(o.problem_id, o.index): o.completion.text for o in sampler.stream(requests, params)}
+
+
+def test_a_sample_is_the_same_whichever_batch_draws_it(sampler: Sampler) -> None:
+    """Per-sample seeds: asking for samples 2 and 3 alone (a resumed run) gives what asking
+    for 0..3 gave, although the batches differ (batch 8 against batch 2)."""
+    params = SamplingParams(n=4, temperature=1.0, max_tokens=12, seed=11)
+    full = [SampleRequest(problem_id=r.problem_id, messages=r.messages, indices=(0, 1, 2, 3)) for r in REQUESTS]
+    part = [SampleRequest(problem_id=REQUESTS[0].problem_id, messages=REQUESTS[0].messages, indices=(2, 3))]
+    everything, some = _texts(sampler, full, params), _texts(sampler, part, params)
+    assert some == {k: everything[k] for k in some}
+    assert len(set(everything.values())) > 4  # distinct draws, not copies
+
+
+def test_shared_prefill_matches_plain_generate(sampler: Sampler) -> None:
+    """The prompt prefilled once and copied gives the tokens a plain generate() gives."""
+    import torch
+
+    runtime = sampler._runtime  # type: ignore[attr-defined]
+    prompt = runtime.render(REQUESTS[1].messages)
+    enc = runtime.tokenizer([prompt], return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        plain = runtime.model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=runtime.tokenizer.pad_token_id)
+    want = runtime.tokenizer.decode(plain[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    from verigen.sampling._hf_runtime import _Row
+
+    ask = SampleRequest(problem_id="colors", messages=REQUESTS[1].messages, indices=(0, 1))
+    rows = [_Row(request=ask, index=i, seed=i, prompt=prompt) for i in (0, 1)]  # one prompt, two rows
+    got = runtime._generate(rows, SamplingParams(n=2, temperature=0, max_tokens=12))
+    assert [c.text for c in got] == [want, want]

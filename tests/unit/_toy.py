@@ -56,6 +56,7 @@ class ToyArgs(TaskArgs):
 class ToyTask(Task[Gold]):
     name = "toy"
     family = "math"
+    majority_vote = True
     description = "toy problems: the answer is the index"
     Args = ToyArgs
 

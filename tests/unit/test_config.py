@@ -23,7 +23,6 @@ def test_defaults_and_overrides_are_typed() -> None:
         ("nosuch=1", "'nosuch'"),
         ("sampling.bogus=1", "'sampling.bogus'"),
         ("sampling.n", "'sampling.n'"),
-        ("model.device=tpu", "model.device='tpu'"),
     ],
 )
 def test_bad_overrides_name_the_key_and_value(override: str, needle: str) -> None:

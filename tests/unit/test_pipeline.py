@@ -18,7 +18,8 @@ def make(tmp_path: Path, script: dict[str, list[str]], *sets: str):
     sf = tmp_path / "script.json"
     sf.write_text(json.dumps(script))
     cfg = build_config(
-        overrides=[f"output.out={tmp_path / 'run'}", "sampling.n=3", "model.backend=fake", f"model.name={sf}", "task.name=toy", *sets]
+        overrides=[f"output.out={tmp_path / 'run'}", "sampling.n=3", "model.backend=fake", f"model.name={sf}", "task.name=toy",
+                   "verify.max_error_rate=1", *sets]
     )
     task = ToyTask(ToyArgs(count=3), TaskContext())
     return cfg, task, FakeSampler(str(sf))
@@ -69,7 +70,7 @@ def test_resume_after_a_torn_write_has_no_loss_and_no_duplicates(tmp_path: Path)
     assert len({(r["problem_id"], r["sample_index"]) for r in again}) == 9
     assert summary.resumed_samples == 4 and summary.new_samples == 5
     # a third run has nothing to do and loads no model
-    summary = execute(plan(cfg, task), sampler=None)
+    summary = execute(plan(cfg, task))
     assert summary.new_samples == 0 and len(rows(path)) == 9
 
 
@@ -91,11 +92,12 @@ def test_evaluate_mode_writes_no_training_data(tmp_path: Path) -> None:
 
 
 def test_fake_sampler_is_deterministic_and_checks_its_script(tmp_path: Path) -> None:
+    from verigen.sampling.base import generate_all
     from verigen.types import ChatMessage, GenerationRequest
 
     req = [GenerationRequest(problem_id="x", messages=(ChatMessage(role="user", content="hi"),))]
     s = FakeSampler("echo")
-    assert [c.text for c in s.generate(req, SamplingParams(n=2))[0]] == ["hi", "hi"]
+    assert [c.text for c in generate_all(s, req, SamplingParams(n=2))[0]] == ["hi", "hi"]
     bad = tmp_path / "bad.json"
     bad.write_text('{"x": 3}')
     with pytest.raises(UsageError, match="entry 'x'"):
@@ -103,7 +105,7 @@ def test_fake_sampler_is_deterministic_and_checks_its_script(tmp_path: Path) -> 
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     with pytest.raises(UsageError, match="no entry for problem 'x'"):
-        FakeSampler(str(empty)).generate(req, SamplingParams(n=1))
+        generate_all(FakeSampler(str(empty)), req, SamplingParams(n=1))
 
 
 def test_default_output_dir_is_named_after_task_split_and_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,7 +125,7 @@ def test_a_rerun_verifies_error_samples_again_without_resampling(tmp_path: Path)
     rows_before = rows(path)
     fixed = [dict(r, text="1") if r["verdict"]["outcome"] == "error" else r for r in rows_before]
     path.write_text("".join(json.dumps(r) + "\n" for r in fixed))
-    summary = execute(plan(cfg, task), sampler=None)  # no sampler needed: nothing to sample
+    summary = execute(plan(cfg, task))  # no sampler needed: nothing to sample
     assert summary.metrics.outcomes["error"] == 0
     assert summary.new_samples == 6
     latest = {}

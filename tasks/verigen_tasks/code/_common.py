@@ -49,6 +49,7 @@ class CodeTask(Task[TestSuite]):
     """Base of the tasks whose reference is a ``TestSuite``."""
 
     family: ClassVar = "code"
+    needs_sandbox: ClassVar = True
 
     def verifier(self) -> Verifier:
         return CodeVerifier(sandbox=self.ctx.sandbox)

@@ -50,6 +50,7 @@ class P3(Task[Puzzle]):
 
     name = "p3"
     family = "puzzle"
+    needs_sandbox = True
     description = "Python Programming Puzzles (P3): write sol() so that sat(sol()) is True"
     splits = ("train", "test")
     Args = P3Args

@@ -34,6 +34,7 @@ class MathTask(Task[MathAnswer]):
     """Base of the math tasks: MathAnswer references checked by ``MathVerifier``."""
 
     family = "math"
+    majority_vote = True  # answers compare by equality: maj@k means something
     system_prompt = SYSTEM_PROMPT
 
     def verifier(self) -> Verifier:
