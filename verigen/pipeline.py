@@ -27,7 +27,9 @@ from verigen import __version__
 from verigen.config import RunConfig
 from verigen.errors import UsageError
 from verigen.export import sft_rows
+from verigen.guarded import task_verifier
 from verigen.metrics import Metrics, ScoredItem, compute_metrics
+from verigen.prompting import resolve_prompting
 from verigen.records import SampleRecord
 from verigen.report import render_report
 from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
@@ -100,11 +102,12 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
         task = create_task(config.task.name, task_args_as_strings(config.task.args), ctx)
     split = config.task.split or default_split(task, config.mode)
     task.check_split(split)
+    prompting, task_config = resolve_prompting(config.task)
     # The run dir records the fully resolved config: split and output dir made explicit.
     out = config.output.out or Path("runs") / f"{task.name}-{split}-{config.mode}"
     config = config.model_copy(
         update={
-            "task": config.task.model_copy(update={"split": split}),
+            "task": task_config.model_copy(update={"split": split}),
             "output": config.output.model_copy(update={"out": out}),
         }
     )
@@ -119,6 +122,7 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
             break
     if not problems:
         raise UsageError(f"task {task.name!r} split {split!r} has no problems")
+    task.configure_prompting(prompting, sampled=problems)
     from verigen import registry
 
     registry.get("samplers", config.model.backend)  # unknown backend fails before writing
@@ -127,6 +131,7 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
         from verigen.sandbox.select import resolve_backend
 
         registry.get("sandboxes", resolve_backend(config.sandbox.backend))
+    task_verifier(task).close()  # a plugin whose verifier cannot be built fails here, before writing
     resume = RunDir.check(out, config)
     return Plan(config=config, task=task, split=split, problems=tuple(problems), resume=resume)
 
@@ -137,6 +142,7 @@ def _problem_row(task: Task[object], problem: Problem[object]) -> dict[str, obje
         "task": problem.task,
         "prompt": problem.prompt,
         "messages": [m.to_json() for m in task.messages(problem)],
+        "prompting": task.prompt_record(problem),
         "reference": task.encode_reference(problem.reference),
         "metadata": dict(problem.metadata),
     }
@@ -186,7 +192,7 @@ def execute(p: Plan, progress: ProgressSink | None = None, sampler: Sampler | No
     model_id = sampler.model_id if sampler is not None else next(
         (r.sample.model for r in latest.values()), cfg.model.name
     )
-    verifier = p.task.verifier()
+    verifier = task_verifier(p.task)
     pool = open_pool(verifier, workers=cfg.verify.workers, time_limit_s=cfg.verify.time_limit_s)
     in_flight: deque[tuple[Sample, Future[Verdict]]] = deque()
     new = 0
