@@ -9,6 +9,7 @@ example.
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections.abc import Mapping
@@ -122,7 +123,7 @@ def describe(
     except UsageError as exc:
         error = str(exc)
     return TaskDescription(
-        name=name, family=family, description=cls.description, doc=(cls.__doc__ or "").strip(),
+        name=name, family=family, description=cls.description, doc=inspect.cleandoc(cls.__doc__ or ""),
         splits=splits, distribution=ref.distribution, version=ref.version, target=ref.target,
         args=arg_specs(cls.Args.model_fields), example_split=chosen, example_id=example_id,
         example=example, example_error=error,

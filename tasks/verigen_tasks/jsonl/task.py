@@ -47,19 +47,19 @@ class JSONLArgs(TaskArgs):
 
     path: str = Field(description="data file or folder: .jsonl/.json natively; .parquet/.csv/folders via datasets")
     kind: Kind = Field(default="math", description="how rows are graded")
-    prompt_field: str = "prompt"
-    messages_field: str = "messages"
-    answer_field: str = "answer"
-    tests_field: str = "tests"
-    entry_point_field: str = "entry_point"
-    setup_field: str = "setup"
-    prefix_field: str = "prefix"
-    reference_field: str = "reference"
-    cases_field: str = "cases"
-    sat_field: str = "sat"
-    ans_type_field: str = "ans_type"
-    sol_field: str = "sol"
-    id_field: str = "id"
+    prompt_field: str = Field(default="prompt", description="column of the prompt (the question)")
+    messages_field: str = Field(default="messages", description="column of a chat ending with the question")
+    answer_field: str = Field(default="answer", description="math: bare answer, \\boxed{} solution or '... #### N'")
+    tests_field: str = Field(default="tests", description="function: assert snippets")
+    entry_point_field: str = Field(default="entry_point", description="function: the function's name")
+    setup_field: str = Field(default="setup", description="function: trusted test setup code")
+    prefix_field: str = Field(default="prefix", description="function: code the completion continues")
+    reference_field: str = Field(default="reference", description="function/stdio: a known-good solution")
+    cases_field: str = Field(default="cases", description="stdio: [{input, output}] or {inputs, outputs}")
+    sat_field: str = Field(default="sat", description="puzzle: source of sat(x, ...)")
+    ans_type_field: str = Field(default="ans_type", description="puzzle: the answer's type (else sat's annotation)")
+    sol_field: str = Field(default="sol", description="puzzle: a known-good sol() or its body")
+    id_field: str = Field(default="id", description="column of the id (else a hash of the prompt)")
     split_field: str | None = Field(default=None, description="column whose value is the row's split")
     test_fraction: float | None = Field(default=None, gt=0.0, lt=1.0, description="seeded-hash share of rows in 'test'")
     split_seed: int = 0
@@ -81,10 +81,13 @@ def stable_id(key: str) -> str:
 
 
 class JSONL(Task[object]):
-    """Problems from a data file (see the module docstring)."""
+    """Problems from your data file: --task-arg path=FILE --task-arg kind=math|function|stdio|puzzle.
+    Map columns with FIELD_field=COLUMN; split with split_field=COLUMN or test_fraction=F
+    (else one split, 'all'); the guide is docs/plugins.md."""
 
     name = "jsonl"
     family: Family = "math"  # the default kind; an instance takes its kind's family
+    splits: tuple[str, ...] = ("all",)  # without split settings; an instance takes its data's splits
     description = "Problems from your own JSON/JSONL/Parquet/CSV file: kind=math|function|stdio|puzzle"
     Args = JSONLArgs
 
