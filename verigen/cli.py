@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from verigen.cli_tasks import app as tasks_app
 from verigen.errors import UsageError
 from verigen.task import parse_task_args
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from verigen.config import OutputConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-driven synthetic data for code and math.")
-tasks_app = typer.Typer(no_args_is_help=True, help="Task plugins.")
 check_app = typer.Typer(no_args_is_help=True, help="Verify answers without sampling.")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(check_app, name="check")
@@ -42,22 +41,6 @@ def _mount_sandbox() -> None:
 
 
 _mount_sandbox()
-
-
-@tasks_app.command("list")
-def tasks_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
-    """Registered tasks (imports only the plugin modules, none of their heavy dependencies)."""
-    from verigen.task import list_tasks
-
-    infos = list_tasks()
-    if as_json:
-        for i in infos:
-            out.print_json(json.dumps({"name": i.name, "family": i.family, "description": i.description, "splits": list(i.splits)}))
-        return
-    table = Table("name", "family", "splits", "description")
-    for i in infos:
-        table.add_row(escape(i.name), i.family, ",".join(i.splits), escape(i.description))
-    out.print(table)
 
 
 # Options shared by generate and evaluate -------------------------------------------------

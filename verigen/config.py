@@ -32,6 +32,12 @@ class TaskConfig(_Section):
     limit: int | None = Field(default=None, ge=1)
     args: dict[str, ArgValue] = Field(default_factory=dict)
     data_dir: Path | None = None
+    # Prompting (verigen.prompting): K worked examples before each question, drawn from the
+    # task's train split (or its curated examples), never from the problems being sampled.
+    fewshot: int = Field(default=0, ge=0, le=64)
+    template: Path | None = None  # a text file holding {problem}
+    template_sha256: str | None = None  # fixed when the run is planned; a changed file is refused
+    system_prompt: str | None = None  # None: the task's own; "": none
 
 
 class ModelConfig(_Section):

@@ -2,7 +2,11 @@
 
 Tasks, samplers and sandboxes are all found the same way: a name in an entry-point group
 resolves to ``"module:attr"``, and the module is imported only when that name is loaded.
-Two distributions that register the same name with different targets raise at lookup.
+
+One broken plugin never takes the others down: a name that two distributions register with
+different targets is a *conflict* (looking it up raises, naming both distributions; every
+other name still resolves), and a plugin whose module fails to import raises only when that
+plugin is loaded. Every error names the plugin, its target and its distribution.
 """
 
 from __future__ import annotations
@@ -28,56 +32,96 @@ class PluginRef:
     name: str
     target: str  # "module:attr"
     distribution: str
+    version: str = "?"
+
+    @property
+    def origin(self) -> str:
+        """``task 'x' (mod:Attr, distribution 'd' 1.0)``: how errors name this plugin."""
+        return (
+            f"{_SINGULAR[self.group]} {self.name!r} ({self.target}, distribution "
+            f"{self.distribution!r} {self.version})"
+        )
 
     def load(self) -> object:
+        """Import the target; any failure raises ``RegistryError`` naming the plugin."""
         module_name, _, attr = self.target.partition(":")
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
+        except Exception as exc:  # a plugin's import may raise anything: report, never crash
             raise RegistryError(
-                f"{_SINGULAR[self.group]} {self.name!r} ({self.target}) could not be imported: {exc}"
+                f"{self.origin} could not be imported: {type(exc).__name__}: {exc}"
             ) from exc
         obj: object = module
         for part in attr.split(".") if attr else ():
             try:
                 obj = getattr(obj, part)
             except AttributeError as exc:
-                raise RegistryError(
-                    f"{_SINGULAR[self.group]} {self.name!r}: {self.target} has no attribute {part!r}"
-                ) from exc
+                raise RegistryError(f"{self.origin}: {self.target} has no attribute {part!r}") from exc
         return obj
 
 
-def _dist_name(ep: EntryPoint) -> str:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conflict:
+    """One name that several distributions register with different targets."""
+
+    group: Group
+    name: str
+    refs: tuple[PluginRef, ...]
+
+    @property
+    def message(self) -> str:
+        claims = " and ".join(f"{r.target} ({r.distribution} {r.version})" for r in self.refs)
+        return f"{_SINGULAR[self.group]} name {self.name!r} is registered twice: {claims}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scan:
+    """Every entry point of a group: the usable names and the conflicting ones."""
+
+    plugins: dict[str, PluginRef]
+    conflicts: dict[str, Conflict]
+
+
+def _dist(ep: EntryPoint) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
-    return str(getattr(dist, "name", "?")) if dist is not None else "?"
+    if dist is None:
+        return "?", "?"
+    return str(getattr(dist, "name", "?")), str(getattr(dist, "version", "?"))
+
+
+def scan(group: Group) -> Scan:
+    """All plugins of ``group`` by name, without importing any of them."""
+    claims: dict[str, list[PluginRef]] = {}
+    for ep in entry_points(group=_GROUP_PREFIX + group):
+        dist, version = _dist(ep)
+        ref = PluginRef(group=group, name=ep.name, target=ep.value, distribution=dist, version=version)
+        same = claims.setdefault(ep.name, [])
+        # One distribution seen twice on sys.path (say, editable and installed) is one claim.
+        if all(r.target != ref.target for r in same):
+            same.append(ref)
+    good = {name: refs[0] for name, refs in claims.items() if len(refs) == 1}
+    bad = {
+        name: Conflict(group=group, name=name, refs=tuple(refs))
+        for name, refs in claims.items()
+        if len(refs) > 1
+    }
+    return Scan(plugins=dict(sorted(good.items())), conflicts=dict(sorted(bad.items())))
 
 
 def plugins(group: Group) -> dict[str, PluginRef]:
-    """All plugins of ``group`` by name, without importing any of them.
-
-    Raises ``RegistryError`` when two distributions claim one name with different targets.
-    """
-    found: dict[str, PluginRef] = {}
-    for ep in entry_points(group=_GROUP_PREFIX + group):
-        ref = PluginRef(group=group, name=ep.name, target=ep.value, distribution=_dist_name(ep))
-        previous = found.get(ep.name)
-        if previous is not None and previous.target != ref.target:
-            raise RegistryError(
-                f"{_SINGULAR[group]} name {ep.name!r} is registered twice: {previous.target} "
-                f"({previous.distribution}) and {ref.target} ({ref.distribution})"
-            )
-        found[ep.name] = ref
-    return dict(sorted(found.items()))
+    """The usable plugins of ``group`` by name (conflicting names left out: see ``scan``)."""
+    return scan(group).plugins
 
 
 def get(group: Group, name: str) -> PluginRef:
-    """The plugin ``name`` of ``group``; an unknown name raises with the known ones listed."""
-    available = plugins(group)
+    """The plugin ``name`` of ``group``; an unknown or conflicting name raises."""
+    found = scan(group)
+    if name in found.conflicts:
+        raise RegistryError(found.conflicts[name].message + "; uninstall one of the distributions")
     try:
-        return available[name]
+        return found.plugins[name]
     except KeyError:
-        known = ", ".join(available) or "none installed"
+        known = ", ".join(found.plugins) or "none installed"
         raise RegistryError(f"unknown {_SINGULAR[group]} {name!r} (known: {known})") from None
 
 

@@ -25,6 +25,7 @@ from typing import Protocol
 from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._plan import Plan
 from verigen.records import SampleRecord
+from verigen.guarded import task_verifier
 from verigen.rundir import RunDir, write_jsonl_atomic
 from verigen.sampling.base import Sampler, SampleRequest, create_sampler
 from verigen.task import Task
@@ -90,7 +91,7 @@ def open_sampler(p: Plan) -> Sampler:
 
 def open_verifier_pool(p: Plan) -> tuple[Verifier, VerifyPool]:
     """A fresh verifier of the plan's task and a pool over it; close the pool, then the verifier."""
-    verifier = p.task.verifier()
+    verifier = task_verifier(p.task)
     try:
         return verifier, open_pool(verifier, workers=p.config.verify.workers, time_limit_s=p.config.verify.time_limit_s)
     except BaseException:
@@ -270,6 +271,7 @@ def _problem_row(task: Task[object], problem: Problem[object]) -> dict[str, obje
         "task": problem.task,
         "prompt": problem.prompt,
         "messages": [m.to_json() for m in task.messages(problem)],
+        "prompting": task.prompt_record(problem),
         "reference": task.encode_reference(problem.reference),
         "metadata": dict(problem.metadata),
     }

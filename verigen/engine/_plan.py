@@ -10,6 +10,8 @@ from typing import Any
 from verigen.config import ModelConfig, RunConfig
 from verigen.engine._needs import TaskNeeds, needs_of
 from verigen.errors import UsageError
+from verigen.guarded import task_verifier
+from verigen.prompting import resolve_prompting
 from verigen.rundir import RunDir
 from verigen.sampling.base import SamplerOptions, parse_options, sampler_class
 from verigen.task import Task, TaskContext, create_task
@@ -56,7 +58,9 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
         task = create_task(config.task.name, task_args_as_strings(config.task.args), ctx)
     split = config.task.split or default_split(task, config.mode)
     task.check_split(split)
+    prompting, task_config = resolve_prompting(config.task)
     problems = _problems(task, split, config)
+    task.configure_prompting(prompting, sampled=list(problems))
     options = check_model(config.model)
     needs = needs_of(task)
     if needs.sandbox:
@@ -64,6 +68,7 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
         from verigen.sandbox.select import resolve_backend
 
         registry.get("sandboxes", resolve_backend(config.sandbox.backend))
+    task_verifier(task).close()  # a plugin whose verifier cannot be built fails here, before writing
     out = config.output.out or Path("runs") / f"{task.name}-{split}-{config.mode}"
     # The run dir records the fully resolved config, backend option defaults included.
     model = ModelConfig.model_validate(
@@ -71,7 +76,7 @@ def plan(config: RunConfig, task: Task[object] | None = None) -> Plan:
     )
     config = config.model_copy(
         update={
-            "task": config.task.model_copy(update={"split": split}),
+            "task": task_config.model_copy(update={"split": split}),
             "model": model,
             "output": config.output.model_copy(update={"out": out}),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from verigen.task import Task
 from verigen.types import JSONValue
@@ -48,7 +48,7 @@ def fenced(code: str) -> str:
 class CodeTask(Task[TestSuite]):
     """Base of the tasks whose reference is a ``TestSuite``."""
 
-    family: ClassVar = "code"
+    family = "code"
     needs_sandbox: ClassVar = True
 
     def verifier(self) -> Verifier:

@@ -1,0 +1,1 @@
+"""Broken test plugins (see tests/plugins/README.md)."""
