@@ -24,8 +24,8 @@ from typing import Protocol
 
 from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._plan import Plan
-from verigen.records import SampleRecord
 from verigen.guarded import task_verifier
+from verigen.records import SampleRecord
 from verigen.rundir import RunDir, write_jsonl_atomic
 from verigen.sampling.base import Sampler, SampleRequest, create_sampler
 from verigen.task import Task

@@ -49,7 +49,7 @@ class CodeTask(Task[TestSuite]):
     """Base of the tasks whose reference is a ``TestSuite``."""
 
     family = "code"
-    needs_sandbox: ClassVar = True
+    needs_sandbox = True
 
     def verifier(self) -> Verifier:
         return CodeVerifier(sandbox=self.ctx.sandbox)
