@@ -273,7 +273,7 @@ def finalize(
     by_problem: dict[str, list[ScoredItem]] = {pid: [] for pid in wanted}
     for r in records:
         by_problem[r.sample.problem_id].append(
-            ScoredItem(index=r.sample.index, outcome=r.verdict.outcome, answer=r.verdict.answer)
+            ScoredItem(index=r.sample.index, outcome=r.verdict.outcome, answer=r.verdict.canonical or r.verdict.answer)
         )
     metrics = compute_metrics(by_problem, majority=p.task.family == "math")
     rundir.write_json("metrics.json", {"task": p.task.name, "split": p.split, "model": model_id, **metrics.to_json()})

@@ -1,4 +1,9 @@
-"""The labelled math table (tests/data/math_cases.jsonl): zero false accepts, <= 1% false rejects."""
+"""The labelled math table (tests/data/math_cases.jsonl): zero false accepts, <= 1% false rejects.
+
+A row's label says what a careful grader concludes: ``accepted``, ``rejected`` (a wrong or
+hedged answer) or ``no_answer`` (none stated). The bars treat the two non-accepts as one
+class: a wrong answer the verifier reads as "no answer" is not accepted either way.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Case:
     answer: str
     expected: Outcome
     note: str
+    source: str
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +37,8 @@ def load_cases() -> tuple[Case, ...]:
     for line, text in enumerate(TABLE.read_text(encoding="utf-8").splitlines(), 1):
         row = json.loads(text)
         cases.append(Case(line=line, reference=row["reference"], answer=row["answer"],
-                          expected=Outcome(row["expected"]), note=row["note"]))
+                          expected=Outcome(row["expected"]), note=row["note"],
+                          source=row.get("source", "verigen")))
     return tuple(cases)
 
 
@@ -57,9 +64,10 @@ def test_no_false_accept_and_no_error(case: Case) -> None:
 
 def test_false_reject_rate_within_bar() -> None:
     cases = load_cases()
-    offenders = [c for c in cases if outcome_of(c) is not c.expected]
-    false_accepts = [c for c in offenders if outcome_of(c) is Outcome.ACCEPTED]
+    accepted = [c for c in cases if outcome_of(c) is Outcome.ACCEPTED]
+    false_accepts = [c for c in accepted if c.expected is not Outcome.ACCEPTED]
     assert not false_accepts, "\n".join(map(str, false_accepts))
+    offenders = [c for c in cases if c.expected is Outcome.ACCEPTED and outcome_of(c) is not Outcome.ACCEPTED]
     listing = "\n".join(f"L{c.line} expected {c.expected.value} got {outcome_of(c).value}: "
                         f"{c.reference!r} <- {c.answer[-80:]!r} ({c.note})" for c in offenders)
     assert len(offenders) <= MAX_FALSE_REJECT_RATE * len(cases), listing

@@ -125,7 +125,7 @@ def test_bad_construction_and_reference_raise_usage_errors() -> None:
 
 
 def test_internal_failure_is_error_not_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
-    import verigen.verify.math.compare as compare_module
+    import verigen.verify.math._grade as compare_module
 
     def broken(*, gold: str, pred: str) -> None:
         raise KeyError("bug")
