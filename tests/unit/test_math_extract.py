@@ -64,8 +64,11 @@ A, R, N = Outcome.ACCEPTED, Outcome.REJECTED, Outcome.NO_ANSWER
         ("5", "The answer is 5 dozen.", R),
         ("60", "The answer is 5 dozen.", A),
         ("3", "The answer is 3 million.", R),
-        # prose that mentions a number in passing is no answer
-        ("80", "Three trucks will be needed to transport 80 flagstones.", N),
+        # prose that mentions a number in passing is no answer; the quantity a sentence opens with is
+        ("80", "Three trucks will be needed to transport 80 flagstones.", R),
+        ("3", "Three trucks will be needed to transport 80 flagstones.", A),
+        ("5", "5 apples plus 7 apples make 12 apples.", N),
+        ("80", "She carries the 80 flagstones with three trucks and two vans.", N),
         ("11200", "So, the program had 11200 downloads over the three months.", A),
     ],
 )

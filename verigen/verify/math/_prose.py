@@ -218,6 +218,20 @@ def from_final_line(line: str) -> str | None:
     return from_sentence(line)
 
 
+# A sentence that opens with a quantity and its noun states that quantity ("Four containers
+# were imported on the second day.", "16 people think that horse #12 will win."), unless
+# it is arithmetic in words ("5 apples plus 7 apples make 12").
+_SUBJECT_RE = re.compile(
+    r"(-?\$?\d[\d,]*(?:\.\d+)?|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety))\s+(?!(?:times|plus|minus|divided|multiplied|percent|of|out|and|or|to|by)\b)"
+    r"[a-z]+\s+[a-z]+",
+    re.IGNORECASE,
+)
+_ARITHMETIC_RE = re.compile(r"[=+*/^]|\s-\s|\b(?:plus|minus|times|divided|multiplied|sum|product|difference|"
+                            r"equals?|total of|more than|less than|left)\b", re.IGNORECASE)
+
+
 def _ends_with_value(line: str) -> bool:
     """The line's last characters are a number or a math span (closing marks aside)."""
     tail = re.sub(r"[\s.,;:!)\]*_]+$", "", line)
@@ -231,6 +245,10 @@ def from_sentence(line: str) -> str | None:
     Prose that merely mentions numbers must not yield an answer: the last number of such
     a line is a guess, and a guess that equals a number of the problem is a false accept.
     """
+    opening = _CONCLUSION_RE.sub("", line).lstrip(" ,")
+    subject = _SUBJECT_RE.match(opening)
+    if subject is not None and _SENTENCE_END_RE.search(line) and not _ARITHMETIC_RE.search(opening):
+        return subject.group(1)  # "Three trucks will be needed for the 80 flagstones.": three
     values = values_in(line)
     if not values:
         return None

@@ -129,9 +129,24 @@ def _boxes(view: str) -> list[Statement]:
                 continue
             got = (bare.group(1), bare.end())
         content = _unbox(got[0].strip())
-        if not _PLACEHOLDER_RE.fullmatch(content):  # "\boxed{\phantom{2}}" in a restated problem
+        if not _placeholder(content):  # "\boxed{\phantom{2}}", "\boxed{~}" in a restated problem
             found.append(Statement(kind="boxed", text=content, start=match.start(), end=got[1]))
         pos = got[1]  # a box inside this box is part of it
+
+
+# Commands that are values themselves; any other command holds a value or holds nothing.
+_SYMBOLS = (
+    r"pi|infty|emptyset|varnothing|alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|iota|kappa|"
+    r"lambda|mu|nu|xi|rho|sigma|tau|phi|varphi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Sigma|Phi|Psi|Omega"
+)
+
+
+def _placeholder(content: str) -> bool:
+    """A box that holds no answer: spacing, a blank to fill in, escaped symbols."""
+    if _PLACEHOLDER_RE.fullmatch(content):
+        return True
+    rest = re.sub(rf"\\(?!(?:{_SYMBOLS})(?![a-zA-Z]))[a-zA-Z]+|\\[,;:! ]", "", content)
+    return not re.search(r"[A-Za-z0-9\\]", rest)
 
 
 def boxed_contents(text: str) -> list[str]:
@@ -159,7 +174,7 @@ def _hashes(view: str) -> list[Statement]:
         content = match.group(1).strip()
         line_start = view.rfind("\n", 0, match.start()) + 1
         heading = not view[line_start : match.start()].strip()
-        if not content or "\\boxed" in content or (heading and not _answer_like(content)):
+        if not re.search(r"\w", content) or "\\boxed" in content or (heading and not _answer_like(content)):
             continue  # "#### Step 2: ..." is a markdown heading
         value = _prose.stated_value(content)
         if value:
