@@ -240,6 +240,8 @@ def extract_answer(text: str) -> Extraction:
     # A prefix that contains a box or a "####" line is that statement, not a second one.
     statements = sorted([*boxes, *_hashes(view), *prefixes], key=lambda s: s.start)
     if not statements:
+        if _BOX_RE.search(view):
+            return Extraction(answer=None, source=None)  # "\boxed{}": the answer slot is empty
         answer = _final_line(view)
         return Extraction(answer=answer, source="final_line" if answer else None)
     last = statements[-1]
