@@ -28,7 +28,7 @@ def verigen_grader() -> Grader:
 
 def _math_wrapped(text: str) -> str:
     """A bare answer gets math delimiters so that Math-Verify can find it."""
-    if "\n" not in text and not re.search(r"\$|\\boxed|\\fbox|\\\(|\\\[", text):
+    if "\n" not in text and not re.search(r"(?<!\\)\$|\\boxed|\\fbox|\\\(|\\\[", text):
         return f"${text}$"
     return text
 

@@ -1,8 +1,10 @@
 """A canonical form of an answer, so that equivalent answers vote together in maj@k.
 
 ``0.5``, ``\\frac12`` and ``1/2`` all become ``1/2``; ``x = 5`` becomes ``5``; an
-expression becomes SymPy's printed form (commutative order is canonical there). The form
-is a grouping key, not a verdict: two answers with different keys may still be equal.
+expression the grader parsed becomes SymPy's printed form (commutative order is canonical
+there), anything else its normalized text. The form is a grouping key, not a verdict:
+two answers with different keys may still be equal. No SymPy here: the grader's parse is
+reused (``parsed``) rather than repeated.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ import re
 from verigen.verify.math._labels import delabel
 from verigen.verify.math._numbers import comma_decimal, plain_number
 from verigen.verify.math.normalize import normalize
-from verigen.verify.math.values import ParseError
-
-_MAX_PARSE = 300
 
 
-def canonical(answer: str) -> str:
-    """The grouping key of one extracted answer."""
+def canonical(answer: str, parsed: str | None = None) -> str:
+    """The grouping key of one extracted answer (``parsed``: the grader's printed parse)."""
     norm = normalize(answer)
     text = norm.text
     labelled = delabel(text)
@@ -29,11 +28,6 @@ def canonical(answer: str) -> str:
     if number is not None:
         value = number.value
         return (f"{value.numerator}" if value.denominator == 1 else f"{value.numerator}/{value.denominator}") + suffix
-    if len(text) <= _MAX_PARSE and re.search(r"[\\a-zA-Z(\[{]", text):
-        from verigen.verify.math.parse import parse_math
-
-        try:
-            return str(parse_math(text).value) + suffix
-        except (ParseError, RecursionError, ValueError, TypeError, ArithmeticError):
-            pass
+    if parsed is not None and labelled is None:
+        return parsed
     return re.sub(r"\s+", "", text).casefold() + suffix

@@ -50,6 +50,7 @@ class Judgement:
 
     equal: bool
     reason: str
+    canonical: str | None = None  # the prediction's parsed value, printed, when it was parsed
 
 
 def _percent_candidates(gold: Normalized, pred: Normalized, value: Num) -> list[Num]:
@@ -116,7 +117,9 @@ def _core(g_norm: Normalized, p_norm: Normalized) -> Judgement:
         same = _loose(g_norm.text) == _loose(p_norm.text)
         why = "too large" if isinstance(exc, TooLarge) else "unparseable"
         return Judgement(equal=same, reason="same text" if same else f"{why}: {exc}")
-    return _compare_parsed(g_norm, p_norm, g_parsed, p_parsed)
+    judged = _compare_parsed(g_norm, p_norm, g_parsed, p_parsed)
+    key = str(p_parsed.value) + ("%" if p_norm.percent else "")
+    return Judgement(equal=judged.equal, reason=judged.reason, canonical=key)
 
 
 def _compare_parsed(g_norm: Normalized, p_norm: Normalized, gold: Parsed, pred: Parsed) -> Judgement:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 _UNIT_WORDS = (
     r"units?|sq|square|cubic|cm|mm|km|meters?|metres?|centimeters?|millimeters?|kilometers?|"
@@ -144,8 +145,12 @@ def _degrees(text: str) -> str:
     return _DEGREE_RE.sub("", text)
 
 
+@lru_cache(maxsize=4096)
 def normalize(answer: str) -> Normalized:
-    """Normalize one answer string (gold or prediction) for parsing and comparison."""
+    """Normalize one answer string (gold or prediction) for parsing and comparison.
+
+    Cached: a check normalizes the same strings several times (gold, statements, key).
+    """
     text = _strip_delimiters(answer)
     if _APPROX_RE.search(text):
         text = _exact_side(text)

@@ -116,7 +116,7 @@ def check(*, gold: str, pred_text: str) -> Verdict:
         from verigen.verify.math._grade import judge
 
         result = judge(gold=gold_answer, pred=answer)
-        key = canonical(answer)
+        key = canonical(answer, result.canonical)
     except RecursionError:
         return _verdict(Outcome.REJECTED, answer, "unparseable: nesting too deep")
     except Exception as exc:
