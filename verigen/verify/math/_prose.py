@@ -173,7 +173,9 @@ _BOILERPLATE_RE = re.compile(
     r"let me know|feel free|note\b|\[note\b|please|good luck|if you have any)",
     re.IGNORECASE,
 )
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?$])\s+(?=[A-Z][a-z]|[A-Z]\s)")
+_SENTENCE_SPLIT_RE = re.compile(
+    r"(?<=[.!?$])\s+(?=[A-Z][a-z]|[A-Z]\s)|\s+(?=(?:Therefore|Thus|Hence|So),?\s)"
+)
 
 
 def last_sentence(line: str) -> str:
@@ -255,20 +257,32 @@ def from_sentence(line: str) -> str | None:
     # A cut-off line ("Multiply this by 240 to") states nothing, whatever numbers it holds.
     if not (_SENTENCE_END_RE.search(line) or _ends_with_value(line)):
         return None
+    # "The solutions are $x=2$ and $x=3$."; "So, the pair $(x, y)$ that solves it is $(7, 6)$."
+    copular = _after_copula(line, conclusion=_CONCLUSION_RE.match(line) is not None)
+    if copular is not None:
+        return copular
     equals: list[str] = _EQUALS_VALUE_RE.findall(MATH_SEG_RE.sub(lambda m: m.group(0).strip("$"), line))
-    if _CONCLUSION_RE.match(line):  # "So she keeps 14 apples."
-        if _mentions(line) == 1:
-            return values[0]
-        copulas = list(_COPULA_RE.finditer(MATH_SEG_RE.sub(lambda m: "$" * len(m.group(0)), line)))
-        if copulas:  # "So, the ordered pair $(x, y)$ that solves the system is $(7, 6)$."
-            raw = first_sentence(line[copulas[-1].end() :])
-            rest = strip_wrappers(raw)
-            if rest and len(rest) <= BARE_MATH_MAX and is_bare_answer(rest) and _mentions(raw) == 1:
-                return rest
-        return equals[-1] if equals else None
+    if len(set(equals)) > 1:
+        return None  # "x = 2 and x = 3": several results, none of them the answer
+    if _CONCLUSION_RE.match(line) and _mentions(line) == 1:  # "So she keeps 14 apples."
+        return values[0]
     if equals:  # "... 48 + 24 = 72 clips altogether."
         return equals[-1]
     return values[0] if _mentions(line) == 1 else None  # "Weng earned $10."
+
+
+def _after_copula(line: str, *, conclusion: bool) -> str | None:
+    """What follows the last copula when it is bare math, and nothing before it is a value
+    (in a concluding sentence, values before it name what is concluded)."""
+    hidden = MATH_SEG_RE.sub(lambda m: "$" * len(m.group(0)), line)
+    copulas = list(_COPULA_RE.finditer(hidden))
+    if not copulas or (not conclusion and values_in(line[: copulas[-1].start()])):
+        return None
+    raw = first_sentence(line[copulas[-1].end() :])
+    rest = strip_wrappers(raw)
+    if rest and len(rest) <= BARE_MATH_MAX and is_bare_answer(rest) and values_in(raw):
+        return rest
+    return None
 
 
 def retracted(tail: str) -> bool:

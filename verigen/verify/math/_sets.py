@@ -80,7 +80,7 @@ def _chain_sets(value: Chain) -> list[sp.Set]:
 
 
 def _interval(value: Bracketed) -> sp.Set | None:
-    if len(value.items) != 2 or not all(isinstance(i, sp.Expr) and i.is_real for i in value.items):
+    if len(value.items) != 2 or not all(isinstance(i, sp.Expr) and i.is_extended_real for i in value.items):
         return None
     low, high = cast(tuple[sp.Expr, sp.Expr], value.items)
     if not bool(low < high):

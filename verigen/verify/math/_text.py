@@ -59,7 +59,11 @@ def undouble_backslashes(text: str) -> str:
 
 
 def cut_continuation(text: str) -> str:
-    """``text`` up to a chat special token or a new few-shot question, if any content precedes."""
+    """``text`` up to a chat special token or a new few-shot question, if any content
+    precedes; after a reasoning block (``</think>``) only what follows it is the answer."""
+    _, sep, after = text.rpartition("</think>")
+    if sep and after.strip():
+        text = after
     match = _SPECIAL_TOKEN_RE.search(text)
     if match is not None and text[: match.start()].strip():
         text = text[: match.start()]

@@ -35,7 +35,8 @@ _MIXED_PLAIN_RE = re.compile(r"^(-?)(\d+)\s+(\d+)/(\d+)$")
 _TRAILING_WORDS_RE = re.compile(r"^(.*?[\d}])\s+[a-zA-Z]{2,}(?:\s+[a-zA-Z]+)*\.?$")
 _SIMPLE_SUBS = (
     ("\u2212", "-"), ("\u00d7", r"\times "), ("\u00b7", r"\cdot "), ("\u03c0", r"\pi "),
-    ("\u221e", r"\infty "), ("\u00b0", ""), (r"\dfrac", r"\frac"), (r"\tfrac", r"\frac"), (r"\cfrac", r"\frac"),
+    ("\u221e", r"\infty "), ("\u00b0", ""), ("\u20ac", ""), ("\u00a3", ""), ("\u00a5", ""),
+    (r"\dfrac", r"\frac"), (r"\tfrac", r"\frac"), (r"\cfrac", r"\frac"),
     (r"\displaystyle", ""), (r"\left", ""), (r"\right", ""), (r"\!", ""), (r"\,", ""),
     (r"\;", " "), (r"\:", " "), (r"\quad", " "), (r"\qquad", " "), (r"\ ", " "),
     ("{,}", ","), (r"\%", "%"), (r"\$", ""), (r"\{", "\x00"), (r"\}", "\x01"), (r"\lbrace", "\x00"),
