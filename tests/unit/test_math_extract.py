@@ -70,6 +70,13 @@ A, R, N = Outcome.ACCEPTED, Outcome.REJECTED, Outcome.NO_ANSWER
         ("5", "5 apples plus 7 apples make 12 apples.", N),
         ("80", "She carries the 80 flagstones with three trucks and two vans.", N),
         ("11200", "So, the program had 11200 downloads over the three months.", A),
+        ("2, 3", "The solutions are $x=2$ and $x=3$.", A),
+        ("3", "The solutions are $x=2$ and $x=3$.", R),
+        ("3", "So x = 2 and y = 3.", R),
+        ("72", "Natalia sold 48+24 = 72 clips altogether in April and May.", A),
+        ("5", "<think>is it \\boxed{3}? no</think>The answer is \\boxed{5}.", A),
+        ("44", "So $17^{-1} \\equiv \\boxed{44}$.\n\nCheck: $17 \\cdot 44 = 748$, so our answer is correct.", A),
+        ("\\frac{130}{231}", "$=\\boxed{\\frac{130}{231}}$. The final answer is positive, since two factors are negative.", A),
     ],
 )
 def test_statements(gold: str, text: str, expected: Outcome) -> None:
@@ -107,6 +114,8 @@ def test_statements(gold: str, text: str, expected: Outcome) -> None:
         ("x \\in [-2,7]", "-2 \\le x \\le 7", A),
         ("[-2,7]", "-2 < x \\le 7", R),
         ("(0,1)", "0<f(x)<1", A),
+        ("(-\\infty, 3)", "x < 3", A),
+        ("(-\\infty, -1) \\cup (1, \\infty)", "|x| > 1", A),
         ("11", "x = 5+5+1 = 11", A),
         ("\\cos x", "\\sin(90^\\circ - x)", A),
         ("\\sin x", "\\sin(90^\\circ - x)", R),

@@ -18,7 +18,7 @@ MATH_SEG_RE = re.compile(
     r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
 )
 NUMBER_RE = re.compile(
-    r"(?<![\w.])-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?"
+    r"(?<![\w.])-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?"
     r"(?:\s*(?:thousand|million|billion|trillion|dozen|hundred)\b)?"
     r"|(?<![\w.])-?\$?\.\d+%?"
 )
@@ -33,12 +33,12 @@ NUMBER_WORD_RE = re.compile(
 )
 _WORD_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
 _CONCLUSION_RE = re.compile(
-    r"^\W*(?:so|therefore|thus|hence|finally|altogether|overall|in total|in all|"
+    r"^\W*(?:and,?\s+)?(?:so|therefore|thus|hence|finally|altogether|overall|in total|in all|and|"
     r"that means|this means|which means|in conclusion|as a result|consequently)\b",
     re.IGNORECASE,
 )
 _SENTENCE_END_RE = re.compile(r"[.!](?:\*\*|\$|\)|\s)*$")
-_EQUALS_VALUE_RE = re.compile(r"(?<![!<>])=\s*(-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?%?)(?![\d.,]*\s*[-+*/^=])")
+_EQUALS_VALUE_RE = re.compile(r"(?<![!<>])=\s*(-?\$?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?%?)(?![\d.,]*\s*[-+*/^=])")
 # "is", "are", "equals", "=" introduce the value a sentence states ("The volume is 120").
 _COPULA_RE = re.compile(r"\s(?:is|are|was|were|equals?|be|becomes?|comes? to|totals?)\s+(?:equal to\s+)?|=",
                         re.IGNORECASE)
@@ -191,7 +191,7 @@ def last_sentence(line: str) -> str:
 # "is not 10", "cannot be 12": a value said not to be the answer is dropped from the line.
 _DENIED_VALUE_RE = re.compile(
     r"\b(?:not|never|cannot|can't|isn't)\s+(?:be\s+)?(?:equal\s+to\s+)?"
-    r"(?:-?\$?\d[\d,]*(?:\.\d+)?|\$[^$]+\$)(?![\d.,]*\w)",
+    r"(?:-?\$?\d+(?:,\d{3})*(?:\.\d+)?|\$[^$]+\$)(?![\d.,]*\w)",
     re.IGNORECASE,
 )
 
@@ -207,7 +207,7 @@ def from_final_line(line: str) -> str | None:
     if segs and len(prose_words(outside)) <= 2:
         return seg_inner(segs[-1]) or None
     if not segs:
-        bare = strip_wrappers(line)
+        bare = strip_wrappers(_CONCLUSION_RE.sub("", line).lstrip(" ,"))  # "Thus, C = 60."
         words = len(prose_words(bare))
         if (words <= 1 and len(bare) <= SHORT_ANSWER_MAX) or (words == 0 and len(bare) <= BARE_MATH_MAX):
             return bare or None
@@ -224,7 +224,7 @@ def from_final_line(line: str) -> str | None:
 # were imported on the second day.", "16 people think that horse #12 will win."), unless
 # it is arithmetic in words ("5 apples plus 7 apples make 12").
 _SUBJECT_RE = re.compile(
-    r"(-?\$?\d[\d,]*(?:\.\d+)?|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"(-?\$?\d+(?:,\d{3})*(?:\.\d+)?|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety))\s+(?!(?:times|plus|minus|divided|multiplied|percent|of|out|and|or|to|by)\b)"
     r"[a-z]+\s+[a-z]+",
@@ -275,7 +275,9 @@ def _after_copula(line: str, *, conclusion: bool) -> str | None:
     """What follows the last copula when it is bare math, and nothing before it is a value
     (in a concluding sentence, values before it name what is concluded)."""
     hidden = MATH_SEG_RE.sub(lambda m: "$" * len(m.group(0)), line)
-    copulas = list(_COPULA_RE.finditer(hidden))
+    # In a conclusion only a word ("is", "are") may follow named values: "x = 2 and y = 3"
+    # concludes two results, not the last.
+    copulas = [c for c in _COPULA_RE.finditer(hidden) if not (conclusion and c.group(0) == "=")]
     if not copulas or (not conclusion and values_in(line[: copulas[-1].start()])):
         return None
     raw = first_sentence(line[copulas[-1].end() :])

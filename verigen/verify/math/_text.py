@@ -112,6 +112,20 @@ def join_display_math(text: str) -> str:
     return _SPLIT_DOLLAR_RE.sub(lambda m: m.group(0).replace("\n", " "), text)
 
 
+_DOLLAR_RE = re.compile(r"(?<![\\$])\$(?!\$)")
+
+
+def currency_dollars(text: str) -> str:
+    """Dollar signs of prices become blanks, line by line: on a line where every ``$`` is
+    followed by a digit ("$80 - $48 = $32"), none of them delimits math."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        signs = list(_DOLLAR_RE.finditer(line))
+        if signs and all(re.match(r"-?\d", line[m.end() :]) for m in signs):
+            lines[i] = _DOLLAR_RE.sub(" ", line)
+    return "\n".join(lines)
+
+
 def unbold(text: str) -> str:
     """Markdown bold markers become blanks (same length)."""
     return _BOLD_RE.sub(lambda m: " " * len(m.group(0)), text)

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from verigen.verify.math import _prose
-from verigen.verify.math._text import cut_continuation, join_display_math, mask_code, unbold, undouble_backslashes
+from verigen.verify.math._text import (
+    currency_dollars,
+    cut_continuation,
+    join_display_math,
+    mask_code,
+    unbold,
+    undouble_backslashes,
+)
 
 Source = Literal["boxed", "hash", "answer_is", "final_line"]
 
@@ -42,7 +49,7 @@ _GSM_A_RE = re.compile(r"^[ \t]*A[ \t]*:[ \t]*(?=\S)", re.MULTILINE)
 _CHOICE_LINE_RE = re.compile(r"^[ \t]*\(?[B-E]\)?[ \t]*[:.)]", re.MULTILINE)
 _NEGATED_VALUE_RE = re.compile(
     r"\b(?:is not|isn't|cannot be|can't be|could not be|couldn't be|is never|not equal to)\s+"
-    r"(\$[^$\n]+\$|\\\(.+?\\\)|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)",
+    r"(\$[^$\n]+\$|\\\(.+?\\\)|-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?)",
     re.IGNORECASE,
 )
 _HEADING_START_RE = re.compile(
@@ -218,7 +225,7 @@ def _prefixes(view: str) -> tuple[list[Statement], list[int]]:
 def prepare(text: str) -> tuple[str, str]:
     """(cleaned text, masked view of it with the same length)."""
     text = cut_continuation(undouble_backslashes(text[-_MAX_SCAN:]))
-    return text, unbold(join_display_math(mask_code(text)))
+    return text, unbold(currency_dollars(join_display_math(mask_code(text))))
 
 
 def _final_line(view: str) -> str | None:
