@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from verigen.verify.math._labels import Delabelled, delabel, split_top
 from verigen.verify.math._numbers import Num, comma_decimal, numbers_equal, plain_number
-from verigen.verify.math.normalize import Normalized, normalize
+from verigen.verify.math.normalize import Normalized, approximate_side, normalize
 from verigen.verify.math.values import Parsed, ParseError, TooLarge
 
 # "(B)", "(B) 12", "B.", "B": a choice letter; "B = 5" is not one.
@@ -186,12 +187,32 @@ def _labelled(g_norm: Normalized, p_norm: Normalized) -> Judgement | None:
     return Judgement(equal=equal, reason="equivalent (labelled)" if equal else "not equivalent (labelled)")
 
 
+def _rounds_to(exact: str, rounded: Num) -> bool:
+    """The exact side of ``exact \\approx rounded`` is within half a unit of the last place."""
+    from verigen.verify.math.parse import parse_math
+
+    try:
+        value: Any = parse_math(exact).value
+        number = complex(value.evalf(30))
+    except (ParseError, AttributeError, TypeError, ValueError, ArithmeticError, RecursionError):
+        return False
+    unit = 10.0 ** -rounded.places
+    return number.imag == 0 and abs(number.real - float(rounded.value)) <= unit / 2 + 1e-12
+
+
 def judge(*, gold: str, pred: str) -> Judgement:
     """Compare ``pred`` with ``gold``; never raises on odd model text (only on our bugs)."""
     g_norm, p_norm = normalize(gold), normalize(pred)
     result = _core(g_norm, p_norm)
     if result.equal or not p_norm.text:
         return result
+    rounded = approximate_side(pred)
+    gold_number = plain_number(g_norm.text)
+    if rounded is not None and gold_number is not None and gold_number.places > 0:
+        # A decimal gold asks for a rounded value: "\frac{70}{9} \approx 7.78" states 7.78.
+        approx = _core(g_norm, normalize(rounded))
+        if approx.equal and _rounds_to(p_norm.text, gold_number):
+            return Judgement(equal=True, reason="equivalent (the rounded value)", canonical=approx.canonical)
     labelled = _labelled(g_norm, p_norm)
     return labelled if labelled is not None and labelled.equal else result
 

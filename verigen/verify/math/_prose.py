@@ -231,7 +231,8 @@ _SUBJECT_RE = re.compile(
     re.IGNORECASE,
 )
 _ARITHMETIC_RE = re.compile(r"[=+*/^]|\s-\s|\b(?:plus|minus|times|divided|multiplied|sum|product|difference|"
-                            r"equals?|total of|more than|less than|left)\b", re.IGNORECASE)
+                            r"equals?|total of|more than|less than|left|so|therefore|thus|hence|which|means|"
+                            r"each|per|if|otherwise)\b", re.IGNORECASE)
 
 
 def _ends_with_value(line: str) -> bool:

@@ -139,6 +139,12 @@ def _exact_side(text: str) -> str:
     return parts[-1] if _BARE_LABEL_RE.fullmatch(parts[0]) else parts[0]
 
 
+def approximate_side(answer: str) -> str | None:
+    """``\\frac{70}{9} \\approx 7.78`` -> ``7.78``: the rounded value an answer states, if any."""
+    parts = [p for p in _APPROX_RE.split(_strip_delimiters(answer)) if p.strip()]
+    return parts[-1].strip() if len(parts) > 1 else None
+
+
 def _degrees(text: str) -> str:
     """Degrees inside trigonometry are radians to the parser; elsewhere the sign goes."""
     if _TRIG_RE.search(text):
