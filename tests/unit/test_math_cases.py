@@ -49,7 +49,10 @@ def outcome_of(case: Case) -> Outcome:
 
 def test_table_is_large_and_labelled() -> None:
     cases = load_cases()
-    assert len(cases) >= 300
+    assert len(cases) >= 1300
+    sourced = [c for c in cases if c.source != "verigen"]
+    assert len(sourced) >= 600, "rows from released outputs and graders' suites name their source"
+    assert sum(c.note.startswith("real output") for c in sourced) >= 300
     assert {c.expected for c in cases} == {Outcome.ACCEPTED, Outcome.REJECTED, Outcome.NO_ANSWER}
     assert len({(c.reference, c.answer) for c in cases}) == len(cases), "duplicate rows"
 

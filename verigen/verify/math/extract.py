@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from verigen.verify.math import _prose
@@ -267,8 +268,10 @@ def extract_answer(text: str) -> Extraction:
     )
 
 
+@lru_cache(maxsize=1024)
 def reference_answer(text: str) -> str:
-    """The gold answer in a reference, which may be a whole solution.
+    """The gold answer in a reference, which may be a whole solution (cached: a run checks
+    every sample of a problem against the same reference).
 
     Boxes give the answer (several different ones are its parts, in order); else a
     ``####`` line or an answer prefix; else a prose text's final line. A reference that
