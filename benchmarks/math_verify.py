@@ -14,11 +14,12 @@ import json
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from _graders import math_verify_grader, verigen_grader
 
 log = logging.getLogger("bench.math_verify")
 
@@ -118,36 +119,6 @@ def load_table(path: Path) -> list[Pair]:
     return pairs
 
 
-def _verigen_grader() -> Callable[[str, str], bool]:
-    from verigen.types import Outcome
-    from verigen.verify.math import check
-
-    def grade(gold: str, completion: str) -> bool:
-        return check(gold=gold, pred_text=completion).outcome is Outcome.ACCEPTED
-
-    return grade
-
-
-def _math_verify_grader() -> Callable[[str, str], bool]:
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    # This file is also called math_verify.py: keep its folder off the path so the import
-    # below finds the installed package, not this script.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    from math_verify import parse, verify
-
-    def grade(gold: str, completion: str) -> bool:
-        # Timeouts off: Math-Verify's default timeouts are SIGALRM-based; we call it in the
-        # main thread and pay its full cost, as a user with the default settings would.
-        g = parse(f"${gold}$", parsing_timeout=None)
-        if "\n" not in completion and not re.search(r"\$|\\boxed|\\fbox|\\\(", completion):
-            completion = f"${completion}$"  # a bare table answer: give it math delimiters
-        p = parse(completion, parsing_timeout=None)
-        return bool(verify(g, p, timeout_seconds=None))
-
-    return grade
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
     name: str
@@ -195,8 +166,8 @@ def main() -> None:
         pairs = derive_pairs([str(r["answer"]) for r in rows])
     log.info("pairs: %d (exact %d, rewrite %d, wrong %d), pinned to cpu %d", len(pairs),
              *(sum(p.kind == k for p in pairs) for k in ("exact", "rewrite", "wrong")), args.cpu)
-    results = [run("verigen", _verigen_grader(), pairs, args.repeat, args.show_errors),
-               run("math-verify", _math_verify_grader(), pairs, args.repeat, args.show_errors)]
+    results = [run("verigen", verigen_grader(), pairs, args.repeat, args.show_errors),
+               run("math-verify", math_verify_grader(), pairs, args.repeat, args.show_errors)]
     for r in results:
         log.info("%-12s %8.1f pairs/s  correct %d/%d (%.2f%%)  false accepts %d  false rejects %d",
                  r.name, r.pairs_per_s, r.correct, len(pairs), 100 * r.correct / len(pairs),

@@ -66,6 +66,7 @@ class SampleRecord:
                 detail=str(v.get("detail") or ""),
                 verifier=str(v.get("verifier") or ""),
                 verifier_version=str(v.get("verifier_version") or ""),
+                canonical=_opt_str(v.get("canonical")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{where}: malformed sample record ({exc!r})") from None

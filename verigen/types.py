@@ -117,12 +117,18 @@ class Verdict:
     detail: str = ""
     verifier: str = ""
     verifier_version: str = ""
+    # The verifier's canonical form of ``answer`` (math: ``0.5`` and ``\frac12`` share
+    # one), so that equivalent answers vote together in maj@k; None when it has none.
+    canonical: str | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {
+        row: dict[str, JSONValue] = {
             "outcome": self.outcome.value,
             "answer": self.answer,
             "detail": self.detail,
             "verifier": self.verifier,
             "verifier_version": self.verifier_version,
         }
+        if self.canonical is not None:
+            row["canonical"] = self.canonical
+        return row

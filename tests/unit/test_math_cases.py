@@ -1,4 +1,9 @@
-"""The labelled math table (tests/data/math_cases.jsonl): zero false accepts, <= 1% false rejects."""
+"""The labelled math table (tests/data/math_cases.jsonl): zero false accepts, <= 1% false rejects.
+
+A row's label says what a careful grader concludes: ``accepted``, ``rejected`` (a wrong or
+hedged answer) or ``no_answer`` (none stated). The bars treat the two non-accepts as one
+class: a wrong answer the verifier reads as "no answer" is not accepted either way.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Case:
     answer: str
     expected: Outcome
     note: str
+    source: str
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +37,8 @@ def load_cases() -> tuple[Case, ...]:
     for line, text in enumerate(TABLE.read_text(encoding="utf-8").splitlines(), 1):
         row = json.loads(text)
         cases.append(Case(line=line, reference=row["reference"], answer=row["answer"],
-                          expected=Outcome(row["expected"]), note=row["note"]))
+                          expected=Outcome(row["expected"]), note=row["note"],
+                          source=row.get("source", "verigen")))
     return tuple(cases)
 
 
@@ -42,7 +49,10 @@ def outcome_of(case: Case) -> Outcome:
 
 def test_table_is_large_and_labelled() -> None:
     cases = load_cases()
-    assert len(cases) >= 300
+    assert len(cases) >= 1300
+    sourced = [c for c in cases if c.source != "verigen"]
+    assert len(sourced) >= 600, "rows from released outputs and graders' suites name their source"
+    assert sum(c.note.startswith("real output") for c in sourced) >= 300
     assert {c.expected for c in cases} == {Outcome.ACCEPTED, Outcome.REJECTED, Outcome.NO_ANSWER}
     assert len({(c.reference, c.answer) for c in cases}) == len(cases), "duplicate rows"
 
@@ -57,9 +67,10 @@ def test_no_false_accept_and_no_error(case: Case) -> None:
 
 def test_false_reject_rate_within_bar() -> None:
     cases = load_cases()
-    offenders = [c for c in cases if outcome_of(c) is not c.expected]
-    false_accepts = [c for c in offenders if outcome_of(c) is Outcome.ACCEPTED]
+    accepted = [c for c in cases if outcome_of(c) is Outcome.ACCEPTED]
+    false_accepts = [c for c in accepted if c.expected is not Outcome.ACCEPTED]
     assert not false_accepts, "\n".join(map(str, false_accepts))
+    offenders = [c for c in cases if c.expected is Outcome.ACCEPTED and outcome_of(c) is not Outcome.ACCEPTED]
     listing = "\n".join(f"L{c.line} expected {c.expected.value} got {outcome_of(c).value}: "
                         f"{c.reference!r} <- {c.answer[-80:]!r} ({c.note})" for c in offenders)
     assert len(offenders) <= MAX_FALSE_REJECT_RATE * len(cases), listing

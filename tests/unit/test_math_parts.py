@@ -25,7 +25,7 @@ from verigen.verify.math.values import ParseError, TooLarge
         (r"\boxed{x = 3} or \boxed{3}", "3", "boxed", False),
         (r"\fbox{7}", "7", "boxed", False),
         ("work\n#### 1,234", "1,234", "hash", False),
-        ("The answer is $1,234.", "$1,234", "answer_is", False),
+        ("The answer is $1,234.", "1,234", "answer_is", False),  # a price: no math delimiter
         ("The final answer is **42**.", "42", "answer_is", False),
         ("Final Answer: The final answer is $x^2$. I hope it is correct.", "x^2", "answer_is", False),
         ("Answer: 3.5", "3.5", "answer_is", False),
@@ -125,7 +125,7 @@ def test_bad_construction_and_reference_raise_usage_errors() -> None:
 
 
 def test_internal_failure_is_error_not_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
-    import verigen.verify.math.compare as compare_module
+    import verigen.verify.math._grade as compare_module
 
     def broken(*, gold: str, pred: str) -> None:
         raise KeyError("bug")

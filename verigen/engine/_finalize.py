@@ -98,7 +98,7 @@ def finalize(p: Plan, rundir: RunDir, *, sampler: SamplerInfo | None, new: int, 
     by_problem: dict[str, list[ScoredItem]] = {pid: [] for pid in wanted}
     for r in records:
         by_problem[r.sample.problem_id].append(
-            ScoredItem(index=r.sample.index, outcome=r.verdict.outcome, answer=r.verdict.answer)
+            ScoredItem(index=r.sample.index, outcome=r.verdict.outcome, answer=r.verdict.canonical or r.verdict.answer)
         )
     metrics = compute_metrics(by_problem, majority=p.needs.majority_vote)
     rundir.write_json("metrics.json", {"task": p.task.name, "split": p.split, "model": model_id, **metrics.to_json()})

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from verigen.verify.math._atoms import FUNCS as _FUNCS
-from verigen.verify.math._atoms import parse_atom
+from verigen.verify.math._atoms import matrix_plus, matrix_times, parse_atom
 from verigen.verify.math.values import (
     BareList,
     BaseNumber,
     Bracketed,
+    Chain,
+    Colon,
     MatrixValue,
     Parsed,
     ParseError,
@@ -36,13 +38,14 @@ MAX_DIGITS = 2000  # digits of one integer literal, and of any evaluated power
 MAX_DEPTH = 60  # nesting of brackets / groups
 MAX_FACTORIAL = 1000
 MAX_SYMBOLIC_EXPONENT = 64  # x^n with n above this is refused (expansion would explode)
+MAX_CHAIN = 8  # relations in one chain (a < b < c ...)
 
 _TOKEN_RE = re.compile(
     r"(?P<ws>\s+)"
     r"|(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+(?![a-zA-Z]))?|\.\d+(?:[eE][-+]?\d+(?![a-zA-Z]))?)"
     r"|(?P<cmd>\\(?:[a-zA-Z]+|[{}|\\]))"
     r"|(?P<word>[a-zA-Z]+)"
-    r"|(?P<op>\*\*|<=|>=|!=|[-+*/^_()\[\]{},=!|<>&])"
+    r"|(?P<op>\*\*|<=|>=|!=|[-+*/^_()\[\]{},;:=!|<>&])"
 )
 _WORD_CMDS = _FUNCS | {"sqrt", "pi", "infty", "inf"}
 _REL_CMDS = {r"\leq": "<=", r"\geq": ">=", r"\le": "<=", r"\ge": ">=", r"\neq": "!=", r"\ne": "!=",
@@ -51,7 +54,7 @@ _REL_OPS = {"=", "<", ">", "<=", ">=", "!="}
 _MATRIX_ENVS = {"pmatrix", "bmatrix", "matrix", "Bmatrix", "smallmatrix"}
 _IGNORED_CMDS = {r"\displaystyle", r"\limits", r"\mathrm", r"\mathbf", r"\boldsymbol"}
 # Tokens that may start an implicitly multiplied factor ("2x", "3\sqrt{2}", "(a+1)(b+2)").
-_IMPLICIT_CMDS = {r"\frac", r"\sqrt", r"\pi", r"\infty", r"\binom", r"\dbinom", r"\tbinom"} | {
+_IMPLICIT_CMDS = {r"\frac", r"\sqrt", r"\pi", r"\infty", r"\binom", r"\dbinom", r"\tbinom", r"\begin"} | {
     "\\" + f for f in _FUNCS
 }
 
@@ -132,7 +135,7 @@ class _Parser:
     # -- grammar -------------------------------------------------------------------
     def top(self) -> Value:
         items = [self.union()]
-        while self.accept(","):
+        while self.accept(",") or self.accept(";"):
             items.append(self.union())
         if self.peek().kind != "end":
             raise ParseError(f"unexpected {self.peek().text!r}")
@@ -144,17 +147,38 @@ class _Parser:
             parts.append(self.relation())
         return parts[0] if len(parts) == 1 else UnionValue(parts=tuple(parts))
 
+    def _rel_op(self) -> str | None:
+        tok = self.peek()
+        if tok.kind == "end":
+            return None
+        return _REL_CMDS.get(tok.text) if tok.kind == "cmd" else (tok.text if tok.text in _REL_OPS else None)
+
     def relation(self) -> Value:
         lhs: Value = self.sum()
-        tok = self.peek()
-        op = _REL_CMDS.get(tok.text) if tok.kind == "cmd" else (tok.text if tok.text in _REL_OPS else None)
-        if op is None or tok.kind == "end":
+        if self.peek().text == ":" and self.peek().kind == "op":
+            return self.colon(lhs)
+        ops: list[str] = []
+        terms: list[Value] = [lhs]
+        while (op := self._rel_op()) is not None:
+            if len(ops) >= MAX_CHAIN:
+                raise TooLarge(f"more than {MAX_CHAIN} relations in a chain")
+            self.take()
+            ops.append(op)
+            terms.append(self.sum())
+        if not ops:
             return lhs
-        self.take()
-        rhs = self.sum()
-        if self.peek().text in _REL_OPS or self.peek().text in _REL_CMDS:
-            raise ParseError("chained relations are not supported")
-        return Relation(op=op, lhs=lhs, rhs=rhs)
+        if len(ops) == 1:
+            return Relation(op=ops[0], lhs=terms[0], rhs=terms[1])
+        return Chain(ops=tuple(ops), terms=tuple(self.scalar(t) for t in terms))
+
+    def colon(self, first: Value) -> Colon:
+        """``7:32``, ``20:34:00``: scalars between colons."""
+        items = [self.scalar(first)]
+        while self.accept(":"):
+            items.append(self.scalar(self.sum()))
+        if len(items) > 4:
+            raise ParseError("more than four parts between colons")
+        return Colon(items=tuple(items))
 
     def scalar(self, value: Value) -> Any:
         """``value`` if it is a SymPy expression; arithmetic on structures is not math."""
@@ -167,12 +191,28 @@ class _Parser:
         first = self.term()
         if sign is None and self._sign_ahead() is None:
             return first  # a lone tuple / set / matrix is fine here
-        value = self.scalar(first) if sign is None else sign * self.scalar(first)
+        value = self.arith(first) if sign is None else self.times(sign, first)
         while True:
             sign = self._sign()
             if sign is None:
                 return value
-            value = value + sign * self.scalar(self.term())
+            value = self.plus(value, self.times(sign, self.term()))
+
+    def arith(self, value: Any) -> Any:
+        """``value`` if arithmetic applies to it: a scalar or a matrix."""
+        return value if isinstance(value, MatrixValue) else self.scalar(value)
+
+    def plus(self, left: Any, right: Any) -> Any:
+        left, right = self.arith(left), self.arith(right)
+        if isinstance(left, MatrixValue) or isinstance(right, MatrixValue):
+            return matrix_plus(left, right)
+        return left + right
+
+    def times(self, left: Any, right: Any) -> Any:
+        left, right = self.arith(left), self.arith(right)
+        if isinstance(left, MatrixValue) or isinstance(right, MatrixValue):
+            return matrix_times(self.sp, left, right)
+        return left * right
 
     def _sign_ahead(self) -> str | None:
         text = self.peek().text
@@ -182,7 +222,8 @@ class _Parser:
         text = self.peek().text
         if text in ("+", "-", r"\pm", r"\mp") and self.peek().kind != "end":
             self.take()
-            return {"+": 1, "-": -1, r"\pm": self.pm, r"\mp": -self.pm}[text]
+            one = self.sp.Integer(1)
+            return {"+": one, "-": -one, r"\pm": self.pm, r"\mp": -self.pm}[text]
         return None
 
     def term(self) -> Any:
@@ -191,16 +232,16 @@ class _Parser:
             text = self.peek().text
             if text in ("*", r"\cdot", r"\times"):
                 self.take()
-                value = self.scalar(value) * self.scalar(self.unary())
+                value = self.times(value, self.unary())
             elif text in ("/", r"\div"):
                 self.take()
-                value = self._divide(self.scalar(value), self.scalar(self.unary()))
+                value = self.divide(self.scalar(value), self.scalar(self.unary()))
             elif self._starts_implicit_factor():
-                value = self.scalar(value) * self.scalar(self.power())
+                value = self.times(value, self.power())
             else:
                 return value
 
-    def _divide(self, num: Any, den: Any) -> Any:
+    def divide(self, num: Any, den: Any) -> Any:
         if den == 0:
             raise ParseError("division by zero")
         return num / den
@@ -215,7 +256,7 @@ class _Parser:
 
     def unary(self) -> Any:
         if self.accept("-"):
-            return -self.scalar(self.unary())
+            return self.times(self.sp.Integer(-1), self.unary())
         if self.accept("+"):
             return self.unary()
         return self.power()

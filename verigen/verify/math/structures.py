@@ -1,16 +1,23 @@
-"""Structural and symbolic equality of parsed answers (imports SymPy; used past the fast path)."""
+"""Structural equality of parsed answers (imports SymPy; used past the fast path).
+
+Scalars go to ``_scalars.scalars_equal``; inequalities, chains and intervals that meet
+are compared as the sets of reals they describe (``_sets``).
+"""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import cast
 
 import sympy as sp
 
+from verigen.verify.math._scalars import MAX_OPS, scalars_equal
+from verigen.verify.math._sets import as_sets, has_inequality, sets_equal
 from verigen.verify.math.values import (
     BareList,
     BaseNumber,
     Bracketed,
+    Chain,
+    Colon,
     MatrixValue,
     Relation,
     SetValue,
@@ -19,12 +26,6 @@ from verigen.verify.math.values import (
 )
 
 _PM = sp.Symbol("PM__")
-_PREC = 40  # digits for numeric checks
-_REL_TOL = sp.Float("1e-25", _PREC)
-# Deterministic sample points for expressions with free symbols: irrational-looking values
-# so that accidental agreement (x^2 vs x at 1) cannot happen.
-_POINTS = (0.5772156649, 1.3247179572, -0.7548776662, 2.2360679775)
-_MAX_OPS = 300  # SymPy simplification only on expressions of this size or smaller
 _MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 
 
@@ -53,21 +54,58 @@ def _strip_var(value: Value) -> Value:
 def values_equal(*, gold: Value, pred: Value, gold_places: int, pred_places: int) -> bool:
     """Structural comparison; scalars go to ``scalars_equal``."""
     gold, pred = _expand_pm(gold), _expand_pm(pred)
+    places = (gold_places, pred_places)
+    if isinstance(gold, BareList) and isinstance(pred, BareList) and not _has_relation(gold) and _named(pred):
+        # x=1, y=2, z=3 names the positions of 1, 2, 3: compared in order.
+        return len(gold.items) == len(pred.items) and all(
+            _eq(g, _strip_var(p), places) for g, p in zip(gold.items, pred.items, strict=True))
     if not _has_relation(gold):
         pred = _strip_var(pred)
-    elif isinstance(gold, Relation) and not isinstance(pred, Relation):
+    elif isinstance(gold, Relation) and not isinstance(pred, Relation) and gold.op == "=":
         # Gold ``x = 5`` and prediction ``5``: accepted when the gold's right side is a number.
         if isinstance(gold.lhs, sp.Symbol) and isinstance(gold.rhs, sp.Expr) and gold.rhs.is_number:
             gold = gold.rhs
-    return _eq(gold, pred, (gold_places, pred_places))
+    if _eq(gold, pred, places):
+        return True
+    if has_inequality(gold) or has_inequality(pred):
+        return _as_sets_equal(gold, pred, places)
+    return False
+
+
+def _named(value: BareList) -> bool:
+    """Every item is ``name = value`` with a different name for each."""
+    names = [v.lhs for v in value.items if isinstance(v, Relation) and v.op == "=" and isinstance(v.lhs, sp.Symbol)]
+    return len(names) == len(value.items) > 1 and len(set(names)) == len(names)
 
 
 def _has_relation(value: Value) -> bool:
-    if isinstance(value, Relation):
+    if isinstance(value, (Relation, Chain)):
         return True
     if isinstance(value, (SetValue, BareList)):
         return any(_has_relation(v) for v in value.items)
     return False
+
+
+def _as_sets_equal(gold: Value, pred: Value, places: tuple[int, int]) -> bool:
+    """Both sides as sets of reals; the same variable when both are relations."""
+    if isinstance(gold, (Relation, Chain)) and isinstance(pred, (Relation, Chain)):
+        if _free(gold) != _free(pred):
+            return False
+    g_sets, p_sets = as_sets(gold), as_sets(pred)
+
+    def scalar_eq(g: sp.Expr, p: sp.Expr) -> bool:
+        return scalars_equal(gold=g, pred=p, gold_places=places[0], pred_places=places[1])
+
+    return any(sets_equal(g, p, scalar_eq) for g in g_sets for p in p_sets)
+
+
+def _free(value: Relation | Chain) -> set[sp.Symbol]:
+    sides = (value.lhs, value.rhs) if isinstance(value, Relation) else value.terms
+    found: set[sp.Symbol] = set()
+    for side in sides:
+        if isinstance(side, sp.Expr):
+            found |= side.free_symbols
+    return found
 
 
 def _eq(gold: Value, pred: Value, places: tuple[int, int]) -> bool:
@@ -81,17 +119,32 @@ def _eq(gold: Value, pred: Value, places: tuple[int, int]) -> bool:
         return (
             (gold.left, gold.right) == (pred.left, pred.right)
             and len(gold.items) == len(pred.items)
-            and all(_eq(g, p, places) for g, p in zip(gold.items, pred.items))
+            and all(_eq(g, p, places) for g, p in zip(gold.items, pred.items, strict=True))
         )
     if isinstance(gold, MatrixValue):
         return _matrix_eq(gold, pred, places)
     if isinstance(gold, Relation) and isinstance(pred, Relation):
         return _relation_eq(gold, pred, places)
+    if isinstance(gold, Chain) and isinstance(pred, Chain):
+        return gold.ops == pred.ops and len(gold.terms) == len(pred.terms) and all(
+            _eq(g, p, places) for g, p in zip(gold.terms, pred.terms, strict=True))
+    if isinstance(gold, Colon) and isinstance(pred, Colon):
+        return _colon_eq(gold, pred, places)
     if isinstance(gold, BaseNumber):
         if isinstance(pred, BaseNumber):
             return gold.digits.lstrip("0") == pred.digits.lstrip("0") and gold.base == pred.base
         return isinstance(pred, sp.Integer) and str(pred) == gold.digits.lstrip("0")
     return False
+
+
+def _colon_eq(gold: Colon, pred: Colon, places: tuple[int, int]) -> bool:
+    """Same parts; a clock time may add or drop zero seconds (``20:34`` = ``20:34:00``)."""
+    g, p = list(gold.items), list(pred.items)
+    if len(g) == len(p) + 1 and g[-1] == 0:
+        g = g[:-1]
+    elif len(p) == len(g) + 1 and p[-1] == 0:
+        p = p[:-1]
+    return len(g) == len(p) and all(_eq(a, b, places) for a, b in zip(g, p, strict=True))
 
 
 def _unordered(gold: tuple[Value, ...], pred: tuple[Value, ...], places: tuple[int, int]) -> bool:
@@ -108,8 +161,8 @@ def _matrix_eq(gold: MatrixValue, pred: Value, places: tuple[int, int]) -> bool:
     if not isinstance(pred, MatrixValue) or len(gold.rows) != len(pred.rows):
         return False
     return all(
-        len(gr) == len(pr) and all(_eq(g, p, places) for g, p in zip(gr, pr))
-        for gr, pr in zip(gold.rows, pred.rows)
+        len(gr) == len(pr) and all(_eq(g, p, places) for g, p in zip(gr, pr, strict=True))
+        for gr, pr in zip(gold.rows, pred.rows, strict=True)
     )
 
 
@@ -120,7 +173,7 @@ def _relation_eq(gold: Relation, pred: Relation, places: tuple[int, int]) -> boo
         return False
     if _eq(gold.lhs, pred.lhs, places) and _eq(gold.rhs, pred.rhs, places):
         return True
-    if gold.op == "=" and _eq(gold.lhs, pred.rhs, places) and _eq(gold.rhs, pred.lhs, places):
+    if gold.op in ("=", "!=") and _eq(gold.lhs, pred.rhs, places) and _eq(gold.rhs, pred.lhs, places):
         return True
     if gold.op != "=":
         return False
@@ -130,110 +183,10 @@ def _relation_eq(gold: Relation, pred: Relation, places: tuple[int, int]) -> boo
     g_diff, p_diff = cast(sp.Expr, gold.lhs) - gold.rhs, cast(sp.Expr, pred.lhs) - pred.rhs
     if g_diff.free_symbols != p_diff.free_symbols or not g_diff.free_symbols or p_diff == 0:
         return False
-    if sp.count_ops(g_diff) + sp.count_ops(p_diff) > _MAX_OPS:
+    if sp.count_ops(g_diff) + sp.count_ops(p_diff) > MAX_OPS:
         return False
     ratio = sp.cancel(g_diff / p_diff)
     return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
-
-
-def _as_fraction(value: sp.Rational) -> Fraction:
-    return Fraction(int(value.p), int(value.q))
-
-
-def scalars_equal(*, gold: sp.Expr, pred: sp.Expr, gold_places: int, pred_places: int) -> bool:
-    """Exact, then rational, then symbolic/numeric equality of two SymPy scalars."""
-    if gold == pred:
-        return True
-    if gold.free_symbols != pred.free_symbols:
-        return False
-    if gold.is_Rational and pred.is_Rational:
-        return _rationals_equal(gold, pred, gold_places, pred_places)
-    if gold.free_symbols:
-        return _symbolic_equal(gold, pred)
-    return _constants_equal(gold, pred, gold_places, pred_places)
-
-
-def _rationals_equal(gold: sp.Rational, pred: sp.Rational, gold_places: int, pred_places: int) -> bool:
-    from verigen.verify.math.compare import decimal_matches
-
-    if (gold_places > 0) == (pred_places > 0):
-        return False  # both exact or both decimals: equality already failed
-    dec, places, exact = (gold, gold_places, pred) if gold_places > 0 else (pred, pred_places, gold)
-    if exact.is_Integer:
-        return False
-    return decimal_matches(decimal=_as_fraction(dec), places=places, exact=_as_fraction(exact))
-
-
-def _numeric(value: sp.Expr) -> sp.Expr | None:
-    try:
-        result = value.evalf(_PREC)
-    except (ValueError, TypeError, ArithmeticError):
-        return None
-    if result.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not result.is_number:
-        return None
-    return result
-
-
-def _clearly_different(gold: sp.Expr, pred: sp.Expr) -> bool:
-    """A cheap 15-digit look: values this far apart fail every later test too."""
-    g, p = _numeric_fast(gold), _numeric_fast(pred)
-    if g is None or p is None:
-        return False
-    return abs(g - p) > 1e-3 * max(1.0, abs(g))
-
-
-def _numeric_fast(value: sp.Expr) -> complex | None:
-    try:
-        result = complex(value.evalf(15))
-    except (ValueError, TypeError, ArithmeticError):
-        return None
-    return result if result == result and abs(result) != float("inf") else None
-
-
-def _constants_equal(gold: sp.Expr, pred: sp.Expr, gold_places: int, pred_places: int) -> bool:
-    if _clearly_different(gold, pred):
-        return False
-    g, p = _numeric(gold), _numeric(pred)
-    if g is None or p is None:
-        return False
-    diff = abs(sp.N(g - p, _PREC))
-    if bool(diff <= _REL_TOL * max(sp.Integer(1), abs(g))):
-        return True  # equal to 40 digits (0.5\sqrt2 is exactly \sqrt2/2)
-    if (pred_places > 0) == (gold_places > 0) or not (g.is_real and p.is_real):
-        return False
-    # A decimal against an exact irrational value: the rounding policy of compare.py.
-    from verigen.verify.math.compare import decimal_matches
-
-    dec, exact = (p, g) if pred_places > 0 else (g, p)
-    return decimal_matches(decimal=_float_fraction(dec), places=max(gold_places, pred_places),
-                           exact=_float_fraction(exact))
-
-
-def _float_fraction(value: sp.Expr) -> Fraction:
-    rational = sp.Rational(sp.Float(value, _PREC))
-    return Fraction(int(rational.p), int(rational.q))
-
-
-def _symbolic_equal(gold: sp.Expr, pred: sp.Expr) -> bool:
-    """Equal at every sample point (numeric evidence), confirmed exactly when small."""
-    symbols = sorted(gold.free_symbols, key=str)
-    agreed = 0
-    for shift, point in enumerate(_POINTS):
-        subs = {s: sp.Float(point + 0.137 * k + 0.011 * shift, _PREC) for k, s in enumerate(symbols)}
-        g_at, p_at = gold.subs(subs), pred.subs(subs)
-        if _clearly_different(g_at, p_at):
-            return False
-        g, p = _numeric(g_at), _numeric(p_at)
-        if g is None or p is None:
-            continue
-        if abs(sp.N(g - p, _PREC)) > _REL_TOL * max(sp.Integer(1), abs(g)) * 10**10:
-            return False
-        agreed += 1
-    if agreed >= 3:
-        return True
-    if sp.count_ops(gold) + sp.count_ops(pred) > _MAX_OPS:
-        return False
-    return bool(sp.simplify(gold - pred) == 0)
 
 
 __all__ = ["scalars_equal", "values_equal"]

@@ -57,6 +57,21 @@ class Relation:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Chain:
+    """``a < x \\le b``: several relations in a row (``ops[i]`` between ``terms[i]`` and ``terms[i+1]``)."""
+
+    ops: tuple[str, ...]
+    terms: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Colon:
+    """``7:32`` (a ratio) or ``20:34:00`` (a clock time): integers or scalars between colons."""
+
+    items: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatrixValue:
     rows: tuple[tuple[Scalar, ...], ...]
 
@@ -69,7 +84,7 @@ class BaseNumber:
     base: str
 
 
-Value = Union[Scalar, Bracketed, SetValue, BareList, UnionValue, Relation, MatrixValue, BaseNumber]
+Value = Union[Scalar, Bracketed, SetValue, BareList, UnionValue, Relation, Chain, Colon, MatrixValue, BaseNumber]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
