@@ -181,6 +181,65 @@ def _keyctl(*args: int) -> int:
     return int(_LIBC.syscall(ctypes.c_long(_KEYCTL_NR), *[ctypes.c_long(a) for a in args]))
 
 
+# A program runs under a seccomp filter that keeps it to itself where the uid it shares
+# with the runner, the zygote and a trusted peer would otherwise let it reach them:
+# prlimit(2) on another process (lower the runner's RLIMIT_CPU and it dies: a forged
+# infrastructure fault), setpriority / ioprio_set on another process or the whole uid,
+# sched_set* on another process. Each is allowed on the caller itself (pid/who 0) and
+# refused with EPERM otherwise. (ptrace and /proc/<pid>/mem are closed by non-dumpability.)
+# syscall -> (argument, value it must have) pairs: every pair must hold.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "riscv64": 0xC00000F3}.get(platform.machine())
+_GUARDED = {
+    "x86_64": {302: ((0, 0),), 141: ((0, 0), (1, 0)), 251: ((0, 1), (1, 0)), 142: ((0, 0),),
+               144: ((0, 0),), 203: ((0, 0),), 314: ((0, 0),)},
+    "generic": {261: ((0, 0),), 140: ((0, 0), (1, 0)), 30: ((0, 1), (1, 0)), 118: ((0, 0),),
+                119: ((0, 0),), 122: ((0, 0),), 274: ((0, 0),)},
+}.get("x86_64" if platform.machine() == "x86_64" else "generic")
+
+
+def _seccomp_filter() -> bytes:
+    """The BPF program (struct sock_filter[]) of the rule above."""
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    body: list[tuple[int, int, int, int]] = [(ld, 0, 0, 0)]  # A = syscall number
+    for nr, conds in _GUARDED.items():
+        checks: list[tuple[int, int, int, int]] = []
+        for arg, value in conds:  # 64-bit argument: low word == value, high word == 0
+            checks += [(ld, 0, 0, 16 + 8 * arg), (jeq, 0, 0, value), (ld, 0, 0, 20 + 8 * arg), (jeq, 0, 0, 0)]
+        block = len(checks) + 2  # the checks, then allow, then deny
+        body.append((jeq, 0, block, nr))  # not this syscall: skip its block
+        for i, (code, _, _, k) in enumerate(checks):
+            if code == jeq:  # on a mismatch jump to this block's deny
+                body.append((jeq, 0, len(checks) - i, k))
+            else:
+                body.append((code, 0, 0, k))
+        body += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+        body.append((ld, 0, 0, 0))  # A = syscall number again for the next block
+    head = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH or 0), (ret, 0, 0, deny),  # another ABI: refuse
+            (ld, 0, 0, 0), (jge, 0, 1, 0x40000000), (ret, 0, 0, deny)]  # x32 syscalls: refuse
+    prog = head + body + [(ret, 0, 0, allow)]
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+
+
+_FILTER = _seccomp_filter() if _AUDIT_ARCH is not None and _GUARDED is not None else b""
+
+
+def _install_filter() -> None:
+    """PR_SET_NO_NEW_PRIVS, then the filter (where this architecture has a table)."""
+    if not _FILTER:
+        return
+    buf = ctypes.create_string_buffer(_FILTER, len(_FILTER))
+
+    class _Prog(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+    prog = _Prog(len(_FILTER) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if _LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    if _LIBC.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "seccomp filter refused")
+
+
 def _child(spec: dict, fds: list[int]) -> None:
     """Runs in a child forked by the zygote; never returns. ``fds``: the payload memfd,
     then the fds the program gets as 0, 1, 2, ... ``spec`` holds no request data: the
@@ -197,6 +256,7 @@ def _child(spec: dict, fds: list[int]) -> None:
         _keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)  # a fresh anonymous session keyring
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         _set_limits(spec["limits"])
+        _install_filter()
         sys.stdin, sys.stdout, sys.stderr = _STDIO or _make_stdio()
         sys.argv = ["main.py", *payload.get("argv", [])]
         sys.path[:0] = [payload["cwd"]]
@@ -882,7 +942,8 @@ class _Request:
             main_end, peer_end = self.child(a.detach()), self.child(b.detach())
             self.main_fds.append(main_end)
             null = self.child(os.open(os.devnull, os.O_RDONLY))
-            payload = self.child(_payload(peer, self.new_dir()))
+            # The peer shares the work dir: of the same uid, it could read it anyway.
+            payload = self.child(_payload(peer, work))
             self.peer_fds = [payload, null, self.err_w, self.err_w, peer_end]
 
     def new_dir(self) -> str:
@@ -959,6 +1020,35 @@ def _error(detail: str) -> dict:
             "wall_s": 0.0, "detail": detail}
 
 
+def _vitals(pid: int) -> tuple[str, str, str] | None:
+    """(state, nice, limits) of one of our processes, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/limits", "rb") as fh:
+            limits = fh.read()
+    except OSError:
+        return None
+    return fields[0].decode(), fields[16].decode(), limits.decode("ascii", "replace")
+
+
+class _Health:
+    """What a program of our uid could change about the runner and the zygote without
+    killing them: stop them, lower their priority (``setpriority``) or their rlimits
+    (``prlimit`` needs only the same uid). Any change means: recycle."""
+
+    def __init__(self, zygote: _Zygote) -> None:
+        self.pids = (os.getpid(), zygote.pid)
+        self.baseline = [_vitals(pid) for pid in self.pids]
+
+    def ok(self) -> bool:
+        for pid, base in zip(self.pids, self.baseline):
+            now = _vitals(pid)
+            if base is None or now is None or now[0] not in "RS" or now[1:] != base[1:]:
+                return False
+        return True
+
+
 def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], opts: _Options) -> bool:
     """After a program: True only when we can prove nothing of it is left, the zygote
     included (a program could have stopped or killed it: it must still answer)."""
@@ -972,7 +1062,7 @@ def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], opts: _O
     if opts.isolated:  # our own IPC and user namespaces: everything in them is ours
         clean = _ipc_clean() and clean
         clean = _keys_clean() and clean
-    return clean and zygote.ping()
+    return clean and zygote.ping() and opts.health is not None and opts.health.ok()
 
 
 # ---------------------------------------------------------------- main loop
@@ -987,6 +1077,7 @@ class _Options:
     def __init__(self, argv: list[str]) -> None:
         self.wipe: list[str] = []
         self.isolated = False
+        self.health: _Health | None = None  # set once the zygote runs
         args = list(argv)
         while args:
             flag = args.pop(0)
@@ -1032,6 +1123,8 @@ def main() -> int:
     # copy-on-write) these pages.
     gc.freeze()
     zygote = _Zygote()  # before any request is read: it never holds request data
+    zygote.ping()  # the zygote is up (and in its loop) before its vitals are taken
+    opts.health = _Health(zygote)
     rfd, wfd = 0, 1
     _write_frame(wfd, {"ready": True, "protocol": PROTOCOL, "batch": True, "peer": True,
                        "python": sys.version.split()[0]})

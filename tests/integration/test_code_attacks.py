@@ -336,6 +336,21 @@ NEW_ATTACKS: dict[str, str] = {
         "        try:\n            os.write(fd, data)\n        except OSError:\n            pass\n"
         "def add(a, b):\n    return 0\n"
     ),
+    # The runner, the zygote and the trusted side share the program's uid: lower their
+    # rlimits (RLIMIT_CPU kills the runner: a forged infrastructure fault), their priority.
+    "sabotage_the_runners_limits": (
+        "import os, resource\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    if pid.isdigit() and int(pid) != os.getpid():\n"
+        "        for res, v in ((resource.RLIMIT_CPU, 1), (resource.RLIMIT_AS, 16 << 20),\n"
+        "                       (resource.RLIMIT_NOFILE, 3), (resource.RLIMIT_NPROC, 0)):\n"
+        "            try:\n                resource.prlimit(int(pid), res, (v, v))\n"
+        "            except (OSError, ValueError):\n                pass\n"
+        "        for which in (os.PRIO_PROCESS, os.PRIO_PGRP, os.PRIO_USER):\n"
+        "            try:\n                os.setpriority(which, 0 if which == os.PRIO_USER else int(pid), 19)\n"
+        "            except OSError:\n                pass\n"
+        "def add(a, b):\n    return 0\n"
+    ),
     "deeply_nested_result": (
         "def add(a, b):\n    x = []\n    for _ in range(200000):\n        x = [x]\n    return x\n"
     ),
@@ -463,7 +478,8 @@ def test_call_based_int_needs_an_int(code_verifier: CodeVerifier) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("poison", ["deep_directory_chain", "pin_memory_in_sysv_shm", "kill_every_other_process"])
+@pytest.mark.parametrize("poison", ["deep_directory_chain", "pin_memory_in_sysv_shm", "kill_every_other_process",
+                                    "sabotage_the_runners_limits"])
 def test_a_poisoned_runner_never_fails_the_next_honest_programs(poison: str, backend: str) -> None:
     from verigen.sandbox.select import open_sandbox
 

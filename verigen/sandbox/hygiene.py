@@ -78,6 +78,21 @@ _LEAVE: dict[str, str] = {
         for d in reversed(dirs):
             os.chmod(d, 0)
     """,
+    "lowered priority and rlimits of the runner's own processes": """
+        import resource
+        for pid in os.listdir('/proc'):
+            if pid.isdigit() and int(pid) != os.getpid():
+                for res, value in ((resource.RLIMIT_NPROC, 1), (resource.RLIMIT_NOFILE, 8),
+                                   (resource.RLIMIT_AS, 32 << 20)):
+                    try:
+                        resource.prlimit(int(pid), res, (value, value))
+                    except (OSError, ValueError):
+                        pass
+                try:
+                    os.setpriority(os.PRIO_PROCESS, int(pid), 19)
+                except OSError:
+                    pass
+    """,
     "a directory chain 3,000 deep": """
         os.chdir('/tmp')
         for i in range(3000):
@@ -88,6 +103,7 @@ _LEAVE: dict[str, str] = {
 }
 
 _LOOK = _LIBC + _KEYCTL + textwrap.dedent("""
+    import sys
     found = []
     here = os.path.basename(os.getcwd())
     for d in ('/tmp', '/dev/shm', '/dev/mqueue'):
@@ -123,6 +139,16 @@ _LOOK = _LIBC + _KEYCTL + textwrap.dedent("""
         found.append(f'/tmp has {used >> 20} MiB in use')
     with open('probe', 'wb') as fh:  # the work dir still takes writes
         fh.write(b'y' * (1 << 20))
+    for pid in os.listdir('/proc'):
+        if pid.isdigit():
+            try:
+                if os.getpriority(os.PRIO_PROCESS, int(pid)) != 0:
+                    found.append(f'process {pid} has nice {os.getpriority(os.PRIO_PROCESS, int(pid))}')
+            except OSError:
+                pass
+    import subprocess
+    if subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True).stdout != b'1\\n':
+        found.append('cannot start a process')
     print('FOUND ' + '; '.join(found) if found else 'CLEAN')
 """)
 
