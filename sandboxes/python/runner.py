@@ -240,6 +240,16 @@ def _install_filter() -> None:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
+def _oom_first() -> None:
+    """Under memory pressure the kernel's OOM killer should pick a program before the
+    runner (backends without a memory cgroup: a fork bomb of memory hogs)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
+
+
 def _child(spec: dict, fds: list[int]) -> None:
     """Runs in a child forked by the zygote; never returns. ``fds``: the payload memfd,
     then the fds the program gets as 0, 1, 2, ... ``spec`` holds no request data: the
@@ -254,6 +264,7 @@ def _child(spec: dict, fds: list[int]) -> None:
         os.closerange(len(high), 1 << 16)  # the zygote's socket, the payload, every copy
         os.chdir(payload["cwd"])
         _keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)  # a fresh anonymous session keyring
+        _oom_first()
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         _set_limits(spec["limits"])
         _install_filter()
