@@ -191,5 +191,6 @@ def test_generate_through_the_openai_backend(server: str, tmp_path: Path) -> Non
     assert len(rows) == 6 and all(r["verdict"]["outcome"] != "error" for r in rows)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sampler"]["body"]["repeat_penalty"] == 1.0 and manifest["sampler"]["api_key_env"] == "VERIGEN_TEST_OPENAI_KEY"
-    for f in out.iterdir():
-        assert "not-a-real-key-42" not in f.read_text(), f
+    for f in out.rglob("*"):
+        if f.is_file():
+            assert b"not-a-real-key-42" not in f.read_bytes(), f
