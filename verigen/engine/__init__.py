@@ -23,6 +23,7 @@ from verigen.engine._execute import (
 from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._needs import TaskNeeds, needs_of
 from verigen.engine._plan import Plan, check_model, default_split, plan, task_args_as_strings
+from verigen.engine._spec import VerifierSpec
 
 __all__ = [
     "ErrorRateExceeded",
@@ -33,6 +34,7 @@ __all__ = [
     "RunSummary",
     "SamplerInfo",
     "TaskNeeds",
+    "VerifierSpec",
     "check_model",
     "default_split",
     "execute",
