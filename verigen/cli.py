@@ -22,6 +22,7 @@ from verigen.task import parse_task_args
 
 if TYPE_CHECKING:
     from verigen.config import OutputConfig
+    from verigen.executors import ExecutorOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-driven synthetic data for code and math.")
 check_app = typer.Typer(no_args_is_help=True, help="Verify answers without sampling.")
@@ -65,13 +66,19 @@ DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Local benchmar
 SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap or docker.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster).")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="host:port of an existing Ray cluster's head (default: a private one on 127.0.0.1).")]
+RaySamplersOpt = Annotated[int | None, typer.Option("--ray-samplers", help="Sampler actors (model replicas) on Ray.")]
+RayVerifiersOpt = Annotated[int | None, typer.Option("--ray-verifiers", help="Verifier actors on Ray.")]
 
 
 def _section(**values: object) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: object) -> None:
+def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: ExecutorOptions,
+         **opts: object) -> None:
     from verigen.config import build_config
 
     base: dict[str, object] = {"mode": mode}
@@ -89,7 +96,8 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: ob
     }
     base.update({k: v for k, v in sections.items() if v})
     config = build_config(base=base, overrides=list(sets or []), file=config_file)
-    from verigen.engine import ErrorRateExceeded, execute, plan
+    from verigen.engine import ErrorRateExceeded, plan
+    from verigen.executors import run
     from verigen.progress import RichProgress
     from verigen.summary import print_summary
 
@@ -100,7 +108,7 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: ob
         refuse_heldout(p.config.output, p.task.name, p.split)  # before anything is sampled
     try:
         with RichProgress(err) as progress:
-            summary = execute(p, progress)
+            summary = run(p, progress, executor)
     except ErrorRateExceeded as exc:
         print_summary(out, exc.summary)
         err.print(f"[red]{escape(str(exc))}[/red]")
@@ -117,9 +125,14 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         backend: BackendOpt = None, n: NOpt = None, temperature: TempOpt = None, top_p: TopPOpt = None,
         max_tokens: MaxTokOpt = None, stop: StopOpt = None, batch_size: BatchOpt = None,
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
-        workers: WorkersOpt = None, out_dir: OutOpt = None,
+        workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
+        ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
     ) -> None:
-        _run(mode, config, set_, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
+        from verigen.executors import ExecutorOptions
+
+        where = ExecutorOptions.parse(executor, ray_address=ray_address, ray_samplers=ray_samplers,
+                                      ray_verifiers=ray_verifiers)
+        _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
              data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir)

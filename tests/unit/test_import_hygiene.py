@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "vllm", "sympy", "docker")
+HEAVY = ("torch", "transformers", "vllm", "sympy", "docker", "ray")
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -1,0 +1,83 @@
+"""Where generation and verification run: ``local`` (this machine's processes) or ``ray``.
+
+Both run the same engine (``verigen.engine.execute``) on the same plan: the driver alone
+plans, writes the run directory and finalizes it; an executor only decides where the
+sampler and the verifier pool live. ``local`` opens them in this process (the engine's
+default); ``ray`` opens sampler actors (data-parallel model replicas) and verifier actors
+(each owning a warm verifier pool built from a ``VerifierSpec``) on a Ray cluster, and hands
+the engine a sampler and a pool that feed those actors in bounded batches.
+
+    summary = run(plan(config), progress, ExecutorOptions(kind="ray", ray=RayOptions(address="10.0.0.5:6379")))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from verigen.engine import Plan, ProgressSink, RunSummary, execute
+from verigen.errors import UsageError
+
+ExecutorKind = Literal["local", "ray"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RayOptions:
+    """How a run uses a Ray cluster (``verigen.executors._ray``)."""
+
+    address: str | None = None  # "host:port" of an existing cluster; None: a private one on 127.0.0.1
+    samplers: int = 1  # sampler actors, each with the model loaded (data-parallel replicas)
+    verifiers: int = 1  # verifier actors, each with a pool of ``verify.workers`` workers
+    sampler_cpus: float = 1.0
+    sampler_gpus: float = 0.0
+    verifier_cpus: float = 1.0
+    request_batch: int = 4  # prompts per generation batch
+    verify_batch: int = 16  # checks per verification batch
+    in_flight: int = 2  # batches in flight per actor: the backpressure bound
+    max_attempts: int = 3  # a batch whose actor dies is sent again, at most this many times in all
+
+    def __post_init__(self) -> None:
+        for name in ("samplers", "verifiers", "request_batch", "verify_batch", "in_flight", "max_attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"bad Ray option {name}={value!r}: must be an integer >= 1")
+        for name in ("sampler_cpus", "sampler_gpus", "verifier_cpus"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"bad Ray option {name}={getattr(self, name)!r}: must be >= 0")
+        if self.address is not None and not self.address.strip():
+            raise UsageError("--ray-address is empty: give host:port of the cluster's head, or leave it out")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorOptions:
+    kind: ExecutorKind = "local"
+    ray: RayOptions = field(default_factory=RayOptions)
+
+    @classmethod
+    def parse(cls, kind: str, *, ray_address: str | None = None, ray_samplers: int | None = None,
+              ray_verifiers: int | None = None) -> ExecutorOptions:
+        """From the CLI's words; a bad value raises ``UsageError`` naming it."""
+        if kind not in get_args(ExecutorKind):
+            raise UsageError(f"bad --executor {kind!r}: expected one of {', '.join(get_args(ExecutorKind))}")
+        if kind == "local":
+            given = [flag for flag, value in (("--ray-address", ray_address), ("--ray-samplers", ray_samplers),
+                                              ("--ray-verifiers", ray_verifiers)) if value is not None]
+            if given:
+                raise UsageError(f"{given[0]} needs --executor ray")
+            return cls(kind="local")
+        ray = RayOptions(address=ray_address, samplers=ray_samplers if ray_samplers is not None else 1,
+                         verifiers=ray_verifiers if ray_verifiers is not None else 1)
+        return cls(kind="ray", ray=ray)
+
+
+def run(p: Plan, progress: ProgressSink | None = None, options: ExecutorOptions | None = None) -> RunSummary:
+    """Execute ``p`` with the chosen executor; same run directory and results either way."""
+    options = options or ExecutorOptions()
+    if options.kind == "local":
+        return execute(p, progress)
+    from verigen.executors._ray import execute_on_ray
+
+    return execute_on_ray(p, progress, options.ray)
+
+
+__all__ = ["ExecutorKind", "ExecutorOptions", "RayOptions", "run"]
