@@ -1,0 +1,174 @@
+"""Executor options, and the Ray feed's batching, backpressure and retries against scripted
+actors (a stand-in for the ``ray`` module: the real cluster is tested in
+tests/integration/test_ray_executor.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verigen.errors import UsageError
+from verigen.executors import ExecutorOptions, RayOptions
+from verigen.sampling.base import SampleOutput, SampleRequest
+from verigen.types import ChatMessage, Completion, Outcome, Problem, SamplingParams, Verdict
+
+
+class RayError(Exception):
+    pass
+
+
+class FakeRay:
+    """``wait``, ``get``, ``cancel`` and ``exceptions.RayError`` over concurrent futures."""
+
+    class exceptions:  # mirrors ray.exceptions
+        RayError = RayError
+
+    def wait(self, refs: list[Future[Any]], num_returns: int = 1, timeout: float | None = None) -> tuple[list[Any], list[Any]]:
+        done, rest = wait(refs, timeout=timeout, return_when=FIRST_COMPLETED)
+        return list(done), list(rest)
+
+    def get(self, ref: Future[Any]) -> Any:
+        return ref.result()
+
+    def cancel(self, ref: Future[Any], force: bool = False) -> None:
+        ref.cancel()
+
+
+class Method:
+    def __init__(self, pool: ThreadPoolExecutor, fn: Callable[..., Any]) -> None:
+        self._pool, self._fn = pool, fn
+
+    def remote(self, *args: Any) -> Future[Any]:
+        return self._pool.submit(self._fn, *args)
+
+
+class Actor:
+    """Answers like a verifier or sampler actor; the first ``fail`` calls die as a killed actor's do."""
+
+    def __init__(self, fail: int = 0, gate: threading.Event | None = None) -> None:
+        self._pool = ThreadPoolExecutor(4)
+        self.fail, self.gate, self.calls = fail, gate, 0
+        self.verify = Method(self._pool, self._verify)
+        self.sample = Method(self._pool, self._sample)
+
+    def _enter(self) -> None:
+        self.calls += 1
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.fail:
+            self.fail -= 1
+            raise RayError("ActorDiedError: the actor died unexpectedly")
+
+    def _verify(self, jobs: list[tuple[Problem[Any], str]]) -> list[Verdict]:
+        self._enter()
+        return [Verdict(outcome=Outcome.ACCEPTED if text == "ok" else Outcome.REJECTED, verifier="v", verifier_version="1")
+                for _, text in jobs]
+
+    def _sample(self, requests: list[SampleRequest], params: SamplingParams) -> list[SampleOutput]:
+        self._enter()
+        return [SampleOutput(problem_id=r.problem_id, index=i, completion=Completion(text=f"{r.problem_id}:{i}"))
+                for r in requests for i in r.indices]
+
+
+@pytest.fixture
+def feed(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setitem(sys.modules, "ray", FakeRay())
+    from verigen.executors import _ray_feed
+
+    monkeypatch.setattr(_ray_feed, "RETRY_DELAY_S", 0.0)
+    return _ray_feed
+
+
+def problem(i: int) -> Problem[object]:
+    return Problem(id=f"p{i}", task="t", prompt="?", reference=None)
+
+
+def test_a_lost_verification_batch_is_sent_again_and_every_check_answered_once(feed: Any) -> None:
+    actors = [Actor(fail=1), Actor()]
+    pool = feed.RayVerifyPool(actors, RayOptions(verify_batch=3), verifier="v", version="1")
+    futures = [pool.submit(problem(i), "ok" if i % 2 else "no") for i in range(10)]
+    outcomes = [f.result(timeout=10).outcome for f in futures]
+    pool.close()
+    assert outcomes == [Outcome.ACCEPTED if i % 2 else Outcome.REJECTED for i in range(10)]
+    assert pool.retried == 1
+
+
+def test_a_batch_that_fails_every_attempt_is_error_never_a_verdict(feed: Any) -> None:
+    pool = feed.RayVerifyPool([Actor(fail=99)], RayOptions(verify_batch=2, max_attempts=3), verifier="v", version="1")
+    verdicts = [f.result(timeout=10) for f in [pool.submit(problem(i), "ok") for i in range(3)]]
+    pool.close()
+    assert {v.outcome for v in verdicts} == {Outcome.ERROR}
+    assert "failed on 3 Ray actors" in verdicts[0].detail and "ActorDiedError" in verdicts[0].detail
+    assert (verdicts[0].verifier, verdicts[0].verifier_version) == ("v", "1")
+
+
+def test_submit_blocks_while_the_in_flight_bound_is_reached(feed: Any) -> None:
+    gate = threading.Event()
+    pool = feed.RayVerifyPool([Actor(gate=gate)], RayOptions(verify_batch=1, in_flight=2), verifier="v", version="1")
+    first = [pool.submit(problem(i), "ok") for i in range(2)]  # two batches out: the bound
+    third: list[Future[Verdict]] = []
+    blocked = threading.Thread(target=lambda: third.append(pool.submit(problem(2), "ok")))
+    blocked.start()
+    time.sleep(0.3)
+    assert blocked.is_alive() and not third, "a third batch went out past the bound"
+    gate.set()
+    blocked.join(5)
+    assert not blocked.is_alive()
+    assert [f.result(timeout=5).outcome for f in [*first, *third]] == [Outcome.ACCEPTED] * 3
+    pool.close()
+
+
+def test_a_partial_batch_goes_out_without_waiting_for_more(feed: Any) -> None:
+    pool = feed.RayVerifyPool([Actor()], RayOptions(verify_batch=100), verifier="v", version="1")
+    assert pool.submit(problem(0), "ok").result(timeout=5).outcome is Outcome.ACCEPTED
+    pool.close()
+
+
+def _requests(count: int, n: int) -> list[SampleRequest]:
+    return [SampleRequest(problem_id=f"p{i}", messages=(ChatMessage(role="user", content="?"),), indices=tuple(range(n)))
+            for i in range(count)]
+
+
+def test_a_lost_generation_batch_is_sampled_again_and_nothing_comes_twice(feed: Any) -> None:
+    actors = [Actor(fail=2), Actor()]
+    sampler = feed.RaySampler(actors, RayOptions(request_batch=2, in_flight=1), name="fake", model_id="m")
+    keys = [(o.problem_id, o.index) for o in sampler.stream(_requests(7, 3), SamplingParams(n=3))]
+    assert sorted(keys) == sorted((f"p{i}", j) for i in range(7) for j in range(3))
+    assert sampler.retried == 2
+
+
+def test_a_generation_batch_that_fails_every_attempt_fails_the_run(feed: Any) -> None:
+    sampler = feed.RaySampler([Actor(fail=99)], RayOptions(max_attempts=2), name="fake", model_id="m")
+    with pytest.raises(RuntimeError, match="failed on 2 Ray actors in a row"):
+        list(sampler.stream(_requests(2, 1), SamplingParams(n=1)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"kind": "slurm"}, "bad --executor 'slurm': expected one of local, ray"),
+        ({"kind": "local", "ray_address": "h:1"}, "--ray-address needs --executor ray"),
+        ({"kind": "local", "ray_verifiers": 2}, "--ray-verifiers needs --executor ray"),
+        ({"kind": "ray", "ray_samplers": 0}, "bad Ray option samplers=0"),
+        ({"kind": "ray", "ray_address": " "}, "--ray-address is empty"),
+    ],
+)
+def test_bad_executor_options_name_the_value(kwargs: dict[str, Any], needle: str) -> None:
+    with pytest.raises(UsageError, match=needle.replace("(", r"\(")):
+        ExecutorOptions.parse(**kwargs)
+
+
+def test_cli_refuses_a_bad_executor_with_exit_2_before_writing(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "verigen.cli", "generate", "--backend", "fake", "--model", "echo",
+                          "--executor", "slurm", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "bad --executor 'slurm'" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()
