@@ -65,7 +65,7 @@ def test_train_lowers_completion_loss_and_checkpoint_samples(tiny: Path, tmp_pat
     from verigen.types import ChatMessage, SamplingParams
 
     data = _sft(tmp_path / "sft.jsonl")
-    cfg = TrainConfig(max_steps=12, batch_size=3, learning_rate=3e-3, device="cpu", max_length=128)
+    cfg = TrainConfig(max_steps=12, batch_size=3, learning_rate=1e-2, device="cpu", max_length=256)
     before = _completion_nll(tiny, data)
     result = train_sft(data, str(tiny), tmp_path / "out", cfg)
     assert not result.reused and result.steps == 12 and result.rows == 6 and result.device == "cpu"
