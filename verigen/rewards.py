@@ -28,7 +28,7 @@ from typing import Literal
 from verigen.errors import UsageError
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 
-ERROR_SKIP = "skip"
+ERROR_SKIP: Literal["skip"] = "skip"
 SCORES = {Outcome.ACCEPTED: 1.0, Outcome.REJECTED: 0.0, Outcome.NO_ANSWER: 0.0, Outcome.TIMEOUT: 0.0}
 
 

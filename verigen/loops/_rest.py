@@ -102,7 +102,9 @@ class RestLoop:
     def run(self) -> dict[str, JSONValue]:
         """Every stage not yet finished; returns the loop manifest."""
         self._check_dir()
-        first = plan(self._estep_config(1, self.config.base_model))  # validates before anything is written
+        # Every stage's config is validated before anything is written (in a scratch folder
+        # name that is never created: plan() only reads).
+        first = plan(self._estep_config(1, self.config.base_model, self.out / "_check"))
         self._train_split = first.split
         self._specs = self._eval_specs()
         heldout = [plan(self._eval_config(s, self.config.base_model, self.out / "_check")) for s in self._specs]
@@ -111,11 +113,12 @@ class RestLoop:
         refuse_heldout(first.config.output, first.task.name, first.split)
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / LOOP_CONFIG, self._config_json())
+        (self.out / "heldout").mkdir(exist_ok=True)
         for spec, hp in zip(self._specs, heldout):
             if spec.kind != "train":
                 write_jsonl_atomic(self._heldout_file(spec), ({"id": pr.id, "prompt": pr.prompt} for pr in hp.problems))
         try:
-            iterations = [self._iteration(k) for k in range(self.config.rest.iterations + 1)]
+            iterations: list[JSONValue] = [self._iteration(k) for k in range(self.config.rest.iterations + 1)]
         finally:
             self._close()
         manifest = self._loop_manifest(iterations, finished=True)
@@ -177,7 +180,7 @@ class RestLoop:
             "sandbox": self.config.sandbox.model_dump(mode="json"), "output": output.model_dump(mode="json"),
         })
 
-    def _estep_config(self, k: int, policy: str) -> RunConfig:
+    def _estep_config(self, k: int, policy: str, out: Path | None = None) -> RunConfig:
         cfg = self.config
         seed = cfg.sampling.seed + k * cfg.rest.seed_stride
         decontam = cfg.output.decontam.model_copy(update={
@@ -185,7 +188,7 @@ class RestLoop:
                         *(str(self._heldout_file(s)) for s in self._specs if s.kind != "train")],
         })
         output = cfg.output.model_copy(update={
-            "out": self._iter_dir(k) / "estep", "max_per_problem": cfg.rest.max_per_problem,
+            "out": out or self._iter_dir(k) / "estep", "max_per_problem": cfg.rest.max_per_problem,
             "formats": ["sft"], "decontam": decontam, "report_html": False, "report_plots": False,
         })
         return self._run_config("generate", cfg.task, policy, cfg.sampling.model_copy(update={"seed": seed}), output)
@@ -238,7 +241,7 @@ class RestLoop:
             estep = self._estep(k, policy)
             mstep = self._mstep(k, estep)
         model = self._policy_after(k)
-        evals = {s.label: self._evaluate(k, s, model) for s in self._specs}
+        evals: dict[str, JSONValue] = {s.label: self._evaluate(k, s, model) for s in self._specs}
         cfg = self.config
         manifest: dict[str, JSONValue] = {
             "iteration": k,
@@ -331,10 +334,12 @@ class RestLoop:
         _write(marker, result)
         return result
 
-    def _loop_manifest(self, iterations: list[dict[str, JSONValue]], *, finished: bool) -> dict[str, JSONValue]:
+    def _loop_manifest(self, iterations: list[JSONValue], *, finished: bool) -> dict[str, JSONValue]:
         cfg = self.config
         links: list[JSONValue] = []
         for it in iterations:
+            if not isinstance(it, dict):
+                continue
             mstep = it.get("mstep")
             k = it["iteration"]
             links.append({

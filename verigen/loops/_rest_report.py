@@ -78,7 +78,8 @@ def _evals(it: JSONValue) -> dict[str, JSONValue]:
 
 def table_rows(iterations: Sequence[JSONValue]) -> list[str]:
     labels = list(_evals(iterations[0])) if iterations else []
-    lines = ["| iteration | trained rows | evaluation | n | pass@1 % [95% CI] | pass@n % | maj@n % | pass@1 change vs iter 0 (paired) |",
+    lines = ["| iteration | trained rows | evaluation | n | pass@1 % [95% CI] | pass@n % | maj@n % "
+             "| pass@1 change vs iter 0 (paired) |",
              "|---|---|---|---|---|---|---|---|"]
     base_rates: dict[str, dict[str, float]] = {}
     for it in iterations:

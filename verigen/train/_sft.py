@@ -193,7 +193,7 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainCon
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
     from verigen.sampling.hf import cpu_threads
 
