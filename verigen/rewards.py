@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from verigen.errors import UsageError
+from verigen.task import Task
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 
 ERROR_SKIP: Literal["skip"] = "skip"
@@ -62,13 +63,13 @@ def _prompt_text(prompt: object) -> str:
 class VerifierReward:
     """One task's verifier as a TRL reward function (see the module docstring).
 
-    ``task``: a registered task name; ``reference_column``: the dataset column with the
+    ``task``: a registered task name (or a task object); ``reference_column``: the dataset column with the
     reference JSON; ``on_error``: "skip" (None) or the score an ERROR gets.
     """
 
     def __init__(
         self,
-        task: str,
+        task: str | Task[object],
         *,
         task_args: Mapping[str, str] | None = None,
         data_dir: Path | None = None,
@@ -84,7 +85,8 @@ class VerifierReward:
 
         if on_error != ERROR_SKIP and not isinstance(on_error, (int, float)):
             raise UsageError(f"reward: on_error must be 'skip' or a number, not {on_error!r}")
-        self.task = create_task(task, dict(task_args or {}), TaskContext.from_env(data_dir, sandbox))
+        self.task = task if isinstance(task, Task) else create_task(
+            task, dict(task_args or {}), TaskContext.from_env(data_dir, sandbox))
         self.on_error = on_error
         self.reference_column = reference_column
         self.counts: Counter[str] = Counter()

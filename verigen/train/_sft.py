@@ -197,6 +197,10 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainCon
 
     from verigen.sampling.hf import cpu_threads
 
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()  # verigen draws its own progress
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     device = _device(cfg)
     cuda = device == "cuda"
     if not cuda:
