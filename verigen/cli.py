@@ -44,6 +44,16 @@ def _mount_sandbox() -> None:
 _mount_sandbox()
 
 
+def _mount_training() -> None:
+    from verigen.cli_train import rest_cmd, train_cmd
+
+    app.command("train")(train_cmd)
+    app.command("rest")(rest_cmd)
+
+
+_mount_training()
+
+
 # Options shared by generate and evaluate -------------------------------------------------
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML run config.")]

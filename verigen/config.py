@@ -158,9 +158,9 @@ def load_toml(path: Path) -> Raw:
         raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
 
 
-def _field_annotation(path: list[str]) -> object | None:
-    """The declared type at a dotted path, or None when the path is unknown."""
-    model: type[BaseModel] = RunConfig
+def _field_annotation(path: list[str], root: type[BaseModel] | None = None) -> object | None:
+    """The declared type at a dotted path of ``root`` (RunConfig), or None when the path is unknown."""
+    model: type[BaseModel] = root or RunConfig
     annotation: object | None = None
     for i, part in enumerate(path):
         field = model.model_fields.get(part)
@@ -188,14 +188,15 @@ def _is_text_type(annotation: object) -> bool:
     return False
 
 
-def apply_override(raw: Raw, assignment: str) -> Raw:
-    """Apply one ``a.b.c=value`` to ``raw`` (a new dict); values are typed by the schema."""
+def apply_override(raw: Raw, assignment: str, root: type[BaseModel] | None = None) -> Raw:
+    """Apply one ``a.b.c=value`` to ``raw`` (a new dict); values are typed by the schema
+    of ``root`` (RunConfig unless another config model is given)."""
     key, sep, text = assignment.partition("=")
     key = key.strip()
     if not sep or not key:
         raise UsageError(f"bad --set {assignment!r}: expected KEY=VALUE, e.g. sampling.n=8")
     path = key.split(".")
-    annotation = _field_annotation(path)
+    annotation = _field_annotation(path, root)
     if annotation is None:
         raise UsageError(f"bad --set {key}={text}: unknown config key {key!r}")
     value: object
@@ -217,6 +218,11 @@ def apply_override(raw: Raw, assignment: str) -> Raw:
         node = child
     node[path[-1]] = value
     return out
+
+
+def describe_error(exc: ValidationError, raw: Raw) -> str:
+    """One line naming the first bad key and its value (for any config model)."""
+    return _describe(exc, raw)
 
 
 def _describe(exc: ValidationError, raw: Raw) -> str:

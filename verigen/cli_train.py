@@ -1,0 +1,118 @@
+"""``verigen train`` (the M-step alone) and ``verigen rest`` (the ReST-EM loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from verigen.config import Raw, apply_override, describe_error, load_toml
+from verigen.errors import UsageError
+from verigen.train._config import TrainConfig
+
+out = Console()
+err = Console(stderr=True)
+
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: train.KEY=VALUE.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file with a [train] section.")]
+
+
+class _TrainFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def build_train_config(file: Path | None, sets: list[str]) -> TrainConfig:
+    """[train] of ``file`` <- ``--set train.KEY=VALUE``; a bad key or value is a ``UsageError``."""
+    raw: Raw = {}
+    if file is not None:
+        loaded = load_toml(file)
+        raw = {"train": loaded.get("train", {})}
+    for assignment in sets:
+        raw = apply_override(raw, assignment, root=_TrainFile)
+    try:
+        return _TrainFile.model_validate(raw).train
+    except ValidationError as exc:
+        raise UsageError(describe_error(exc, raw)) from None
+
+
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", "-d", help="An SFT export (sft.jsonl: TRL conversational 'messages').")],
+    model: Annotated[str, typer.Option("--model", "-m", help="'default', a local model folder, or a hub id.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder: checkpoint/ (safetensors) and train.json.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Fine-tune MODEL on an SFT export (loss on the completions only); the checkpoint loads as --model."""
+    from verigen.sampling.model_store import resolve_model
+    from verigen.train import train_sft
+
+    cfg = build_train_config(config, list(set_ or []))
+    resolve_model(model)  # a bad spec fails before anything loads
+    result = train_sft(data, model, out_dir, cfg)
+    what = "already trained, reused" if result.reused else f"{result.steps} steps in {result.seconds:.1f} s on {result.device}"
+    loss = f", loss {result.train_loss:.4f}" if result.train_loss is not None else ""
+    out.print(f"{result.rows} rows, {what}{loss} -> {escape(str(result.checkpoint))}", highlight=False)
+
+
+def _eval_task(spec: str, limit: int | None, data_dir: Path | None) -> dict[str, object]:
+    name, _, split = spec.partition(":")
+    if not name.strip():
+        raise UsageError(f"bad --eval-task {spec!r}: expected TASK or TASK:SPLIT")
+    task: dict[str, object] = {"name": name.strip(), "split": split.strip() or "test"}
+    if limit is not None:
+        task["limit"] = limit
+    if data_dir is not None:
+        task["data_dir"] = str(data_dir)
+    return task
+
+
+def rest_cmd(
+    task: Annotated[str | None, typer.Option("--task", "-t", help="Training task (its train split unless task.split).")] = None,
+    eval_task: Annotated[list[str] | None, typer.Option("--eval-task", help="Held-out TASK or TASK:SPLIT (repeatable).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Base model: 'default', a folder, or a hub id.")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="E-step / evaluation sampler: transformers or vllm.")] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", "-k", min=1, help="ReST-EM iterations after iteration 0.")] = None,
+    n: Annotated[int | None, typer.Option("-n", min=1, help="Samples per problem (E-step and evaluation).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-l", min=1, help="At most this many training problems.")] = None,
+    eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1, help="At most this many problems per --eval-task.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config ([task] [train] [rest]...).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
+) -> None:
+    """ReST-EM: sample, verify, fine-tune the base model, evaluate held-out and train; repeat."""
+    from verigen.loops import RestLoop, build_loop_config
+    from verigen.progress import RichProgress
+
+    base: dict[str, object] = {}
+    t = {k: v for k, v in {"name": task, "limit": limit, "data_dir": str(data_dir) if data_dir else None}.items() if v is not None}
+    if t:
+        base["task"] = t
+    m = {k: v for k, v in {"name": model, "backend": backend}.items() if v is not None}
+    if m:
+        base["model"] = m
+    if n is not None:
+        base["sampling"] = {"n": n}
+    rest: dict[str, object] = {}
+    if iterations is not None:
+        rest["iterations"] = iterations
+    if eval_task:
+        rest["eval_tasks"] = [_eval_task(s, eval_limit, data_dir) for s in eval_task]
+    if rest:
+        base["rest"] = rest
+    cfg = build_loop_config(base=base, overrides=list(set_ or []), file=config)
+    target = out_dir or Path("runs") / f"rest-{cfg.task.name}"
+    with RichProgress(err) as progress:
+        manifest = RestLoop(cfg, target, progress).run()
+    out.print(f"loop: {escape(str(target / 'loop.json'))}  report: {escape(str(target / 'report.md'))}", highlight=False)
+    from verigen.loops._rest_report import table_rows
+
+    raw = manifest.get("per_iteration")
+    for line in table_rows(list(raw) if isinstance(raw, list) else []):
+        out.print(escape(line), highlight=False)
