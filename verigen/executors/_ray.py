@@ -73,7 +73,8 @@ def _connect(ray: Any, options: RayOptions) -> bool:
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     if options.address is None:
         need = options.samplers * options.sampler_cpus + options.verifiers * options.verifier_cpus
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
+        # address="local": a new cluster even where RAY_ADDRESS names another one.
+        ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                  num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), **quiet)
         return True
     _check_reachable(options.address)
