@@ -136,35 +136,45 @@ def wait_nodes(address: str, count: int) -> int:
         ray.shutdown()
 
 
+def _wait_rows(proc: subprocess.Popen[bytes], out: Path, at_least: int) -> None:
+    deadline = time.monotonic() + 240
+    while rows(out) < at_least and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None or rows(out) < at_least:
+        raise RuntimeError(f"the run ended (rc={proc.poll()}) or stalled before {at_least} rows were written")
+
+
+def _freeze_and_kill(pids: list[int], frozen_s: float) -> list[str]:
+    names = [cmdline(p) for p in pids]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(frozen_s)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return names
+
+
 def kill_mid_run(cmd: list[str], out: Path, log: Path, roots: list[int], at_least: int) -> dict[str, object]:
-    """Start a Ray run; once ``at_least`` rows are written, freeze the verifier actors (so the
-    batches sent to them stay in flight), then a sampler actor mid-batch, and SIGKILL them."""
+    """Start a Ray run. Once ``at_least`` rows are written, freeze the sampler actor mid-batch
+    and SIGKILL it; once ``at_least`` more are (generation is back), freeze the verifier actors
+    while generation goes on (the batches sent to them stay in flight) and SIGKILL them.
+    (The other order fails to test: while the verifiers restart, the sampler runs ahead up
+    to the backpressure bound, and a short run has nothing left to generate.)"""
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 240
-            while rows(out) < at_least and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            verifiers, samplers = actor_pids(roots, "VerifyWorker"), actor_pids(roots, "SampleWorker")
-            if proc.poll() is not None or not verifiers or not samplers:
-                raise RuntimeError(f"nothing to kill (run rc={proc.poll()}, verifiers={verifiers}, samplers={samplers})")
-            victims = [*verifiers, samplers[0]]
-            names = [cmdline(p) for p in victims]
-            written_at_kill = rows(out)
-            for pid in verifiers:
-                os.kill(pid, signal.SIGSTOP)
-            time.sleep(2.0)  # generation goes on: the batches sent to the frozen verifiers stay in flight
-            os.kill(samplers[0], signal.SIGSTOP)
-            time.sleep(0.3)
-            for pid in victims:
-                os.kill(pid, signal.SIGKILL)
+            _wait_rows(proc, out, at_least)
+            sampler_at = rows(out)
+            killed = _freeze_and_kill(actor_pids(roots, "SampleWorker")[:1], 0.3)
+            _wait_rows(proc, out, sampler_at + at_least)
+            verifier_at = rows(out)
+            killed += _freeze_and_kill(actor_pids(roots, "VerifyWorker"), 2.0)
             rc = proc.wait(timeout=240)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return {"rc": rc, "killed": names, "rows_at_kill": written_at_kill,
-            "log": log.read_text()[-20000:]}
+    return {"rc": rc, "killed": killed, "rows_at_kill": [sampler_at, verifier_at], "log": log.read_text()[-20000:]}
 
 
 def main(work: Path, spec: dict[str, list[str]]) -> None:

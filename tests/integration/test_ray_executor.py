@@ -1,27 +1,32 @@
 """``--executor ray`` on a real local Ray cluster (a head node and one more worker node), on
 loopback only: the cluster lives in a network namespace whose one interface is ``lo``.
 
-The same generate and evaluate runs on the local executor and on Ray give the same samples,
-verdicts, metrics and exports; a run whose verifier actor and sampler actor are killed in
-the middle (each with a batch in flight) still ends with every sample exactly once.
+The same generate and evaluate runs (math, and HumanEval in bwrap sandboxes) on the local
+executor and on Ray give the same samples, verdicts, metrics and exports; a run whose
+verifier actors and sampler actor are killed in the middle (each with a batch in flight)
+still ends with every sample exactly once.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import itertools
 import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import skip_or_fail
+import pytest
+
+from tests.conftest import data_dir, skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
-TASK = ["--task", "arithmetic", "--task-arg", "difficulty=1", "-n", "4", "--backend", "fake",
-        "--set", "output.report_plots=false", "--set", "output.report_html=false"]
+NO_REPORT = ["--set", "output.report_plots=false", "--set", "output.report_html=false"]
+TASK = ["--task", "arithmetic", "--task-arg", "difficulty=1", "-n", "4", "--backend", "fake", *NO_REPORT]
 
 
 def _netns_works() -> str | None:
@@ -81,35 +86,75 @@ def _local(args: list[str], out: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
 
 
-def test_ray_cluster_on_loopback_matches_local_and_survives_killed_actors(tmp_path: Path) -> None:
+def _code_runs(work: Path) -> tuple[list[str] | None, str]:
+    """A HumanEval evaluate in the bwrap sandbox (reference and wrong solutions), when the
+    data and bwrap are here; else None and why."""
+    from verigen.sandbox import select
+    from verigen.task import TaskContext, create_task
+
+    data = data_dir()
+    if data is None:
+        return None, "data: no ../shared/data and no VERIGEN_DATA_DIR"
+    reason = select.bwrap_unavailable_reason()
+    if reason is not None:
+        return None, f"bwrap: {reason}"
+    task = create_task("humaneval", {}, TaskContext(data_dir=data, sandbox="bwrap"))
+    script = {}
+    for p in itertools.islice(task.problems(split="test", seed=0), 6):
+        script[p.id] = [task.fewshot_answer(p), "```python\ndef nope():\n    return 1\n```"]
+    (work / "code.json").write_text(json.dumps(script))
+    return ["evaluate", "--task", "humaneval", "--limit", "6", "-n", "2", "--backend", "fake", "--model",
+            str(work / "code.json"), "--sandbox", "bwrap", "--data-dir", str(data), *NO_REPORT], ""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    work: Path
+    report: dict[str, Any]
+    code_skipped: str
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    """One two-node cluster for the module: every Ray run, and the same runs locally."""
     if importlib.util.find_spec("ray") is None:
         skip_or_fail("ray", "ray is not installed (pip install 'verigen[ray]')")
     why = _netns_works()
     if why is not None:
         skip_or_fail("ray", why)
-    gen_script, eval_script = tmp_path / "gen.json", tmp_path / "eval.json"
-    _script(gen_script, "train", 24)
-    _script(eval_script, "test", 6)
-    gen = ["generate", *TASK, "--task-arg", "count=24", "--model", str(gen_script)]
-    evaluate = ["evaluate", *TASK, "--task-arg", "count=6", "--model", str(eval_script)]
-    # The killed run spends 0.08 s a sample generating (8 s in all), so both kills land mid-run.
-    kill = [*gen, "--set", "model.delay_s=0.08"]
+    work = tmp_path_factory.mktemp("ray")
+    _script(work / "gen.json", "train", 24)
+    _script(work / "eval.json", "test", 6)
+    _script(work / "kill.json", "train", 40)
+    gen = ["generate", *TASK, "--task-arg", "count=24", "--model", str(work / "gen.json")]
+    evaluate = ["evaluate", *TASK, "--task-arg", "count=6", "--model", str(work / "eval.json")]
+    # The killed run has 40 problems and spends 0.08 s a sample generating (13 s in all), so
+    # both kills land mid-run.
+    kill = ["generate", *TASK, "--task-arg", "count=40", "--model", str(work / "kill.json"), "--set", "model.delay_s=0.08"]
     runs = {"ray-gen": gen, "ray-eval": evaluate, "kill-gen": kill}
-    cluster = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "tests.integration._ray_cluster",
-                                str(tmp_path), json.dumps(runs)], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    code, code_skipped = _code_runs(work)
+    if code is not None:
+        runs["ray-code"] = code
+    proc = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "tests.integration._ray_cluster",
+                             str(work), json.dumps(runs)], stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:  # the local runs, while the cluster starts
-        _local(gen, tmp_path / "local-gen")
-        _local(evaluate, tmp_path / "local-eval")
-        _, stderr = cluster.communicate(timeout=600)
+        _local(gen, work / "local-gen")
+        _local(evaluate, work / "local-eval")
+        _local(kill[:-2], work / "local-kill")
+        if code is not None:
+            _local(code, work / "local-code")
+        _, stderr = proc.communicate(timeout=600)
     finally:
-        if cluster.poll() is None:
-            cluster.kill()  # its finally block never ran: the nodes die with the namespace's last process
-            cluster.wait()
-    nodes_log = tmp_path / "ray-nodes.log"
-    assert cluster.returncode == 0, stderr[-4000:] + (nodes_log.read_text()[-2000:] if nodes_log.exists() else "")
-    report = json.loads((tmp_path / "scenario.json").read_text())
+        if proc.poll() is None:
+            proc.kill()  # its finally block never ran: the nodes die with the namespace's last process
+            proc.wait()
+    nodes_log = work / "ray-nodes.log"
+    assert proc.returncode == 0, stderr[-4000:] + (nodes_log.read_text()[-2000:] if nodes_log.exists() else "")
+    return Cluster(work=work, report=json.loads((work / "scenario.json").read_text()), code_skipped=code_skipped)
 
-    # Loopback only: the namespace has no interface but lo, and every socket is on it.
+
+def test_the_cluster_is_on_loopback_only(cluster: Cluster) -> None:
+    report = cluster.report
     assert report["interfaces"] == ["lo"]
     assert report["nodes"] == 2
     assert report["sockets"], "no Ray socket seen: the check looked in the wrong place"
@@ -118,15 +163,28 @@ def test_ray_cluster_on_loopback_matches_local_and_survives_killed_actors(tmp_pa
         host = getattr(host, "ipv4_mapped", None) or host
         assert host.is_loopback or host.is_unspecified, sock  # unspecified: reaches lo only, there is nothing else
 
-    _same_run(tmp_path / "local-gen", tmp_path / "ray-gen", exports=True)
-    _same_run(tmp_path / "local-eval", tmp_path / "ray-eval", exports=False)
 
-    # Killed mid-run: each lost batch was sent again; nothing lost, nothing twice, same results.
-    killed = report["kill-gen"]
+def test_generate_and_evaluate_on_ray_equal_the_local_executor(cluster: Cluster) -> None:
+    _same_run(cluster.work / "local-gen", cluster.work / "ray-gen", exports=True)
+    _same_run(cluster.work / "local-eval", cluster.work / "ray-eval", exports=False)
+
+
+def test_code_verification_in_warm_sandboxes_on_ray_equals_local(cluster: Cluster) -> None:
+    if cluster.code_skipped:
+        part, reason = cluster.code_skipped.split(": ", 1)
+        skip_or_fail(part, reason)
+    _same_run(cluster.work / "local-code", cluster.work / "ray-code", exports=False)
+    outcomes = [r["verdict"]["outcome"] for r in _samples(cluster.work / "ray-code").values()]
+    assert outcomes.count("accepted") == 6 and outcomes.count("rejected") == 6, outcomes
+
+
+def test_killed_actors_cost_only_their_in_flight_batches(cluster: Cluster) -> None:
+    killed = cluster.report["kill-gen"]
     assert killed["rc"] == 0, killed["log"][-3000:]
     assert sum(k.startswith("ray::VerifyWorker") for k in killed["killed"]) == 2, killed["killed"]
     assert any(k.startswith("ray::SampleWorker") for k in killed["killed"]), killed["killed"]
-    assert 8 <= killed["rows_at_kill"] < 96
+    assert 8 <= killed["rows_at_kill"][0] < killed["rows_at_kill"][1] < 160, killed["rows_at_kill"]
     assert "verification batch lost (attempt 1), sending it again" in killed["log"], killed["log"][-3000:]
     assert "generation batch lost (attempt 1), sending it again" in killed["log"], killed["log"][-3000:]
-    _same_run(tmp_path / "local-gen", tmp_path / "kill-gen", exports=True, same_config=False)  # only delay_s differs
+    # Each lost batch was sent again: nothing lost, nothing twice, the same results.
+    _same_run(cluster.work / "local-kill", cluster.work / "kill-gen", exports=True, same_config=False)  # only delay_s differs

@@ -4,6 +4,7 @@ tests/integration/test_ray_executor.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import skip_or_fail
 from verigen.errors import UsageError
 from verigen.executors import ExecutorOptions, RayOptions
 from verigen.sampling.base import SampleOutput, SampleRequest
@@ -171,4 +173,17 @@ def test_cli_refuses_a_bad_executor_with_exit_2_before_writing(tmp_path: Path) -
                           "--executor", "slurm", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
     assert "bad --executor 'slurm'" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_ray_address_where_nothing_listens_is_exit_2_at_once(tmp_path: Path) -> None:
+    if importlib.util.find_spec("ray") is None:
+        skip_or_fail("ray", "ray is not installed (pip install 'verigen[ray]')")
+    start = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "verigen.cli", "generate", "--backend", "fake", "--model", "echo",
+                          "--limit", "2", "-n", "1", "--executor", "ray", "--ray-address", "127.0.0.1:1",
+                          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert "--ray-address '127.0.0.1:1': no Ray cluster answers there" in res.stderr and "Traceback" not in res.stderr
+    assert time.monotonic() - start < 60  # Ray on its own retries for minutes
     assert not (tmp_path / "run").exists()

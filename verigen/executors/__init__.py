@@ -34,7 +34,7 @@ class RayOptions:
     request_batch: int = 4  # prompts per generation batch
     verify_batch: int = 16  # checks per verification batch
     in_flight: int = 2  # batches in flight per actor: the backpressure bound
-    max_attempts: int = 5  # a batch whose actor dies is sent again, at most this many times in all
+    max_attempts: int = 6  # a batch whose actor dies is sent again, at most this many times in all
 
     def __post_init__(self) -> None:
         for name in ("samplers", "verifiers", "request_batch", "verify_batch", "in_flight", "max_attempts"):

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # An actor that is not up within this long (model load included) fails the run before
 # anything is written; a request the cluster can never place (no GPU) ends the same way.
 ACTOR_START_TIMEOUT_S = 900.0
+# A --ray-address whose port does not accept a connection within this long is refused.
+CONNECT_TIMEOUT_S = 10.0
 # A killed actor is started again (on any node with room) up to this many times.
 ACTOR_RESTARTS = 8
 
@@ -71,14 +73,30 @@ def _connect(ray: Any, options: RayOptions) -> bool:
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     if options.address is None:
         need = options.samplers * options.sampler_cpus + options.verifiers * options.verifier_cpus
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False,
+        # address="local": a new cluster even where RAY_ADDRESS names another one.
+        ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                  num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), **quiet)
         return True
+    _check_reachable(options.address)
     try:
         ray.init(address=options.address, **quiet)
     except ConnectionError as exc:
         raise UsageError(f"--ray-address {options.address!r}: no Ray cluster answers there ({exc})") from None
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """A plain host:port that refuses a TCP connection fails at once (Ray itself retries for
+    minutes); other forms ("auto", "ray://...") go to Ray as they are."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or "/" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(f"--ray-address {address!r}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
 def _started(ray: Any, actors: list[Any], what: str) -> list[WorkerInfo]:

@@ -34,9 +34,15 @@ log = logging.getLogger(__name__)
 
 # A partial verification batch waits at most this long for more checks before it is sent.
 LINGER_S = 0.05
-# A lost batch waits attempt x this long before it is sent again: a killed actor takes a few
-# seconds to restart, and a call to a restarting actor fails at once.
+# A lost batch waits this long before it is sent again, doubled at each attempt up to
+# RETRY_DELAY_MAX_S: a killed actor takes seconds to restart (more on a loaded node), and a
+# call to a restarting actor fails at once.
 RETRY_DELAY_S = 1.0
+RETRY_DELAY_MAX_S = 10.0
+
+
+def retry_delay(attempt: int) -> float:
+    return min(RETRY_DELAY_S * 2.0 ** (attempt - 1), RETRY_DELAY_MAX_S)
 
 
 def _ray() -> Any:
@@ -103,7 +109,7 @@ class RaySampler:
             ) from exc
         log.warning("%s batch lost (attempt %d), sending it again: %s", what, batch.attempt, batch.errors[-1])
         self.retried += 1
-        time.sleep(RETRY_DELAY_S * batch.attempt)
+        time.sleep(retry_delay(batch.attempt))
         return _Batch(batch.items, batch.attempt + 1, batch.errors)
 
     def close(self) -> None:
@@ -218,7 +224,7 @@ class RayVerifyPool:
             if batch.attempt < self._options.max_attempts:
                 log.warning("verification batch lost (attempt %d), sending it again: %s", batch.attempt, batch.errors[-1])
                 self.retried += 1
-                time.sleep(RETRY_DELAY_S * batch.attempt)  # holds up this collector only: the engine waits anyway
+                time.sleep(retry_delay(batch.attempt))  # holds up this collector only: the engine waits anyway
                 self._send(_Batch(batch.items, batch.attempt + 1, batch.errors))  # keeps its slot
                 return
             detail = f"verification batch failed on {batch.attempt} Ray actors; last: {batch.errors[-1]}"[:500]
