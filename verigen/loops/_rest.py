@@ -124,7 +124,7 @@ class RestLoop:
         manifest = self._loop_manifest(iterations, finished=True)
         from verigen.loops._rest_report import write_loop_report
 
-        write_loop_report(self.out, manifest)
+        write_loop_report(self.out, manifest, plots=self.config.output.report_plots)
         return manifest
 
     def _close(self) -> None:

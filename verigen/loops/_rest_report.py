@@ -108,8 +108,8 @@ def table_rows(iterations: Sequence[JSONValue]) -> list[str]:
     return lines
 
 
-def write_loop_report(out: Path, manifest: Mapping[str, JSONValue]) -> Path:
-    """``out/report.md`` and, with matplotlib, ``out/plots/rest.png``."""
+def write_loop_report(out: Path, manifest: Mapping[str, JSONValue], *, plots: bool = True) -> Path:
+    """``out/report.md`` and, with ``plots`` and matplotlib, ``out/plots/rest.png``."""
     raw = manifest.get("per_iteration")
     iterations: list[JSONValue] = list(raw) if isinstance(raw, list) else []
     lines = [
@@ -130,7 +130,7 @@ def write_loop_report(out: Path, manifest: Mapping[str, JSONValue]) -> Path:
                 f"({estep.get('accepted_problems')} with an accepted sample), verifier "
                 f"{estep.get('verifier')} {estep.get('verifier_version')}"
             )
-    plot = _plot(out, iterations)
+    plot = _plot(out, iterations) if plots else None
     if plot is not None:
         lines += ["", f"![pass@1 across iterations](plots/{plot.name})"]
     path = out / "report.md"
