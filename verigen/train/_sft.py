@@ -193,11 +193,10 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainCon
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
     from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
     from verigen.sampling.hf import cpu_threads
-
-    from transformers.utils import logging as hf_logging
 
     datasets.disable_progress_bars()  # verigen draws its own progress
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
