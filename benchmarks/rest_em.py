@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +33,8 @@ def main() -> int:
     parser.add_argument("--difficulty", type=int, default=1)
     parser.add_argument("--fewshot", type=int, default=2, help="few-shot baseline shots (0: off)")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("VERIGEN_DATA_DIR", REPO.parent / "shared" / "data")),
+                        help="benchmark data (GSM8K; also what the E-step is decontaminated against)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "rest-em")
     opts = parser.parse_args()
     evals = [{"name": "arithmetic", "split": "test", "limit": opts.heldout,
@@ -40,7 +42,8 @@ def main() -> int:
     if opts.gsm8k:
         evals.append({"name": "gsm8k", "split": "test", "limit": opts.gsm8k, "data_dir": str(opts.data_dir)})
     sets = [
-        "task.name=arithmetic", f"task.limit={opts.train}", f"task.args.difficulty={opts.difficulty}",
+        "task.name=arithmetic", f"task.limit={opts.train}", f"task.data_dir={opts.data_dir}",
+        f"task.args.difficulty={opts.difficulty}",
         "model.backend=transformers", "model.name=default", f"sampling.n={opts.n}", "sampling.temperature=0.7",
         f"sampling.max_tokens={opts.max_tokens}", f"train.epochs={opts.epochs}", "train.learning_rate=1e-5",
         "train.batch_size=4", f"rest.iterations={opts.iterations}", f"rest.fewshot_baseline={opts.fewshot}",
