@@ -133,6 +133,7 @@ def test_rest_loop_end_to_end_with_sigkill_in_every_stage(tiny: Path, tmp_path: 
         assert len(keys) == len(set(keys)) == TRAIN * N  # no sample drawn twice across the kills
         assert estep["rows"] == TRAIN  # one accepted per problem, capped at 1
         assert estep["verifier"] and estep["verifier_version"] and estep["dataset_sha256"]
+        assert estep["contamination"]["hits"] == 0 and "counts" in estep["contamination"]
         assert mstep["base_model"] == str(tiny)  # from the BASE model every iteration
         assert Path(mstep["checkpoint"], "model.safetensors").is_file() and mstep["checkpoint_sha256"]
         assert mstep["config"]["max_steps"] == 2 and m["seeds"]["estep_sampling"] == k

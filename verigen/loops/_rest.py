@@ -294,7 +294,10 @@ class RestLoop:
         metrics = _read(p.out / "metrics.json") or {}
         sft = p.out / "sft.jsonl"
         exports = m.get("exports")
-        contamination = exports.get("contamination") if isinstance(exports, dict) else None
+        decontam = exports.get("decontamination") if isinstance(exports, dict) else None
+        contamination: JSONValue = (
+            {"counts": decontam.get("counts"), "hits": decontam.get("hits")} if isinstance(decontam, dict) else None
+        )
         rows = sum(1 for line in sft.read_text(encoding="utf-8").splitlines() if line.strip()) if sft.exists() else 0
         result: dict[str, JSONValue] = {
             "run_dir": str(p.out), "model": policy, "dataset": str(sft),
