@@ -117,8 +117,11 @@ class RestLoop:
         for spec, hp in zip(self._specs, heldout):
             if spec.kind != "train":
                 write_jsonl_atomic(self._heldout_file(spec), ({"id": pr.id, "prompt": pr.prompt} for pr in hp.problems))
+        iterations: list[JSONValue] = []
         try:
-            iterations: list[JSONValue] = [self._iteration(k) for k in range(self.config.rest.iterations + 1)]
+            for k in range(self.config.rest.iterations + 1):
+                iterations.append(self._iteration(k))
+                self._loop_manifest(iterations, finished=False)  # links what is done so far
         finally:
             self._close()
         manifest = self._loop_manifest(iterations, finished=True)
