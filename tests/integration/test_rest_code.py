@@ -52,3 +52,14 @@ def test_rest_loop_on_mbpp_to_humaneval(shared_data: Path, tmp_path: Path) -> No
     held = it1["evals"]["heldout-humaneval-test"]["metrics"]  # type: ignore[index]
     assert held["pass@k"]["1"]["value"] == pytest.approx(0.5)
     assert "maj@k" not in held or not held["maj@k"] or all(v["value"] is None for v in held["maj@k"].values())
+
+    # the same HumanEval problems as reward-function rows: a code verifier as a TRL reward
+    from verigen.rewards import VerifierReward, prompt_rows
+
+    rows = prompt_rows(tmp_path / "loop" / "iter_0" / "eval" / "heldout-humaneval-test")
+    good = [script[str(r["problem_id"])][0] for r in rows]
+    with VerifierReward("humaneval", data_dir=shared_data, sandbox="bwrap", workers=1) as reward:
+        completions = [[{"role": "assistant", "content": t}] for t in good] + ["```python\nraise SystemExit(0)\n```"] * len(rows)
+        scores = reward(prompts=[r["prompt"] for r in rows] * 2, completions=completions,
+                        reference=[r["reference"] for r in rows] * 2, problem_id=[r["problem_id"] for r in rows] * 2)
+    assert scores == [1.0] * len(rows) + [0.0] * len(rows)
