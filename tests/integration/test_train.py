@@ -142,3 +142,21 @@ def test_train_config_errors_name_the_key(sets: list[str], message: str) -> None
     with pytest.raises(UsageError, match=message):
         build_train_config(None, sets)
     assert build_train_config(None, ["train.epochs=2", "train.method=lora"]).method == "lora"
+
+
+def test_loss_is_on_the_completion_tokens_only(tiny: Path, tmp_path: Path) -> None:
+    """The rows train_sft hands to TRL: labels on the assistant answer (and its end token) only."""
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from verigen.train import read_sft
+
+    rows = read_sft(_sft(tmp_path / "sft.jsonl", rows=2))
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(str(tiny)),
+                         args=SFTConfig(output_dir=str(tmp_path / "o"), use_cpu=True, report_to=[], bf16=False),
+                         train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
+    row = trainer.train_dataset[0]
+    trained = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    assert tok.decode(trained).rstrip("\n") == "The answer is \\boxed{2}.<|im_end|>"
