@@ -107,6 +107,9 @@ def rest_cmd(
     if rest:
         base["rest"] = rest
     cfg = build_loop_config(base=base, overrides=list(set_ or []), file=config)
+    if data_dir is not None:  # also for the held-out tasks of a config file that name no data dir
+        tasks = [t if t.data_dir else t.model_copy(update={"data_dir": data_dir}) for t in cfg.rest.eval_tasks]
+        cfg = cfg.model_copy(update={"rest": cfg.rest.model_copy(update={"eval_tasks": tasks})})
     target = out_dir or Path("runs") / f"rest-{cfg.task.name}"
     with RichProgress(err) as progress:
         manifest = RestLoop(cfg, target, progress).run()

@@ -183,6 +183,7 @@ def test_rest_bad_input_exits_2(tmp_path: Path) -> None:
     (["rest.eval_tasks=[]", "rest.eval_train=false"], "nothing to evaluate"),
     (["rest.eval_tasks=[{\"name\": \"arithmetic\", \"split\": \"nosuch\"}]"], "nosuch"),
     (["rest.nope=1"], "unknown config key"),
+    (["rest.base_model=/no/such/model"], "not found"),
 ])
 def test_rest_bad_config_is_refused_before_writing(tmp_path: Path, sets: list[str], message: str) -> None:
     from verigen.errors import UsageError

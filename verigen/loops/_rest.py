@@ -109,8 +109,10 @@ class RestLoop:
         self._specs = self._eval_specs()
         heldout = [plan(self._eval_config(s, self.config.base_model, self.out / "_check")) for s in self._specs]
         from verigen.export import refuse_heldout
+        from verigen.sampling.model_store import resolve_model
 
         refuse_heldout(first.config.output, first.task.name, first.split)
+        resolve_model(self.config.base_model)  # the model the M-step trains (cheap: nothing loads)
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / LOOP_CONFIG, self._config_json())
         (self.out / "heldout").mkdir(exist_ok=True)
