@@ -18,7 +18,7 @@ out = Console()
 err = Console(stderr=True)
 
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: train.KEY=VALUE.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file with a [train] section.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file with a train section (its train.* keys).")]
 
 
 class _TrainFile(BaseModel):
@@ -83,7 +83,7 @@ def rest_cmd(
     eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1, help="At most this many problems per --eval-task.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config ([task] [train] [rest]...).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config (task, train, rest...).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
 ) -> None:
     """ReST-EM: sample, verify, fine-tune the base model, evaluate held-out and train; repeat."""
@@ -107,6 +107,9 @@ def rest_cmd(
     if rest:
         base["rest"] = rest
     cfg = build_loop_config(base=base, overrides=list(set_ or []), file=config)
+    if data_dir is not None:  # also for the held-out tasks of a config file that name no data dir
+        tasks = [t if t.data_dir else t.model_copy(update={"data_dir": data_dir}) for t in cfg.rest.eval_tasks]
+        cfg = cfg.model_copy(update={"rest": cfg.rest.model_copy(update={"eval_tasks": tasks})})
     target = out_dir or Path("runs") / f"rest-{cfg.task.name}"
     with RichProgress(err) as progress:
         manifest = RestLoop(cfg, target, progress).run()

@@ -47,7 +47,7 @@ delay_s = {delay}
 [sampling]
 n = {N}
 [train]
-max_steps = 3
+max_steps = 2
 batch_size = 2
 learning_rate = 1e-3
 device = "cpu"
@@ -57,6 +57,8 @@ iterations = 2
 base_model = "{tiny}"
 max_per_problem = 1
 eval_tasks = [{{ name = "arithmetic", split = "test", limit = {HELDOUT} }}]
+[output]
+report_plots = false
 [output.decontam]
 against = []
 """)
@@ -108,14 +110,18 @@ def test_rest_loop_end_to_end_with_sigkill_in_every_stage(tiny: Path, tmp_path: 
     assert (it1 / "estep.json").exists() and not (it1 / "mstep" / "train.json").exists()
     estep_before = (it1 / "estep" / "samples.jsonl").read_bytes()
     estep_marker = (it1 / "estep.json").read_bytes()
-    # 3. killed in iteration 1's evaluation
-    _kill_when(cfg, out, lambda: len(_lines(it1 / "eval" / "heldout-arithmetic-test" / "samples.jsonl")) >= 1, "evaluation")
+    # 3. killed in iteration 2's evaluation (after both M-steps finished)
+    it2 = out / "iter_2"
+    _kill_when(cfg, out, lambda: len(_lines(it2 / "eval" / "heldout-arithmetic-test" / "samples.jsonl")) >= 1, "evaluation")
     assert (it1 / "estep" / "samples.jsonl").read_bytes() == estep_before  # the finished E-step was not resampled
     assert (it1 / "estep.json").read_bytes() == estep_marker
-    train_json = (it1 / "mstep" / "train.json").read_bytes()
+    trained = {k: (out / f"iter_{k}" / "mstep" / "train.json").read_bytes() for k in (1, 2)}
+    partial = json.loads((out / "loop.json").read_text())
+    assert partial["finished"] is False and [i["iteration"] for i in partial["iterations"]] == [0, 1]
     # 4. the rest, to the end
     res = _run(cfg, out)
-    assert (it1 / "mstep" / "train.json").read_bytes() == train_json  # the finished M-step was not retrained
+    for k in (1, 2):  # the finished M-steps were not retrained
+        assert (out / f"iter_{k}" / "mstep" / "train.json").read_bytes() == trained[k]
 
     loop = json.loads((out / "loop.json").read_text())
     assert loop["finished"] and [i["iteration"] for i in loop["iterations"]] == [0, 1, 2]
@@ -128,9 +134,10 @@ def test_rest_loop_end_to_end_with_sigkill_in_every_stage(tiny: Path, tmp_path: 
         assert len(keys) == len(set(keys)) == TRAIN * N  # no sample drawn twice across the kills
         assert estep["rows"] == TRAIN  # one accepted per problem, capped at 1
         assert estep["verifier"] and estep["verifier_version"] and estep["dataset_sha256"]
+        assert estep["contamination"]["hits"] == 0 and "counts" in estep["contamination"]
         assert mstep["base_model"] == str(tiny)  # from the BASE model every iteration
         assert Path(mstep["checkpoint"], "model.safetensors").is_file() and mstep["checkpoint_sha256"]
-        assert mstep["config"]["max_steps"] == 3 and m["seeds"]["estep_sampling"] == k
+        assert mstep["config"]["max_steps"] == 2 and m["seeds"]["estep_sampling"] == k
         assert set(m["evals"]) == {"heldout-arithmetic-test", "train-arithmetic-train"}
         held = m["evals"]["heldout-arithmetic-test"]["metrics"]
         assert held["pass@k"]["1"]["value"] == pytest.approx(0.5) and held["pass@k"]["1"]["ci95"] is not None
@@ -148,24 +155,51 @@ def test_rest_loop_end_to_end_with_sigkill_in_every_stage(tiny: Path, tmp_path: 
     assert "iteration" in res.stdout
 
     # a finished loop reruns as a no-op; a changed config is refused and nothing is lost
-    before = (out / "loop.json").read_text()
-    _run(cfg, out)
-    assert json.loads((out / "loop.json").read_text())["iterations"] == json.loads(before)["iterations"]
-    bad = subprocess.run([*_cmd(cfg, out), "--set", "rest.max_per_problem=2"], capture_output=True, text=True, cwd=REPO,
-                         timeout=120)
-    assert bad.returncode == 2 and "another config" in bad.stderr
+    from verigen.errors import UsageError
+    from verigen.loops import RestLoop, build_loop_config
+    from verigen.loops._rest_report import write_loop_report
+
+    before = json.loads((out / "loop.json").read_text())
+    again = RestLoop(build_loop_config(file=cfg), out).run()
+    assert again["iterations"] == before["iterations"]
+    with pytest.raises(UsageError, match="another config"):
+        RestLoop(build_loop_config(file=cfg, overrides=["rest.max_per_problem=2"]), out).run()
+    assert json.loads((out / "loop.json").read_text())["iterations"] == before["iterations"]
+    write_loop_report(out, again, plots=True)
+    assert (out / "plots" / "rest.png").stat().st_size > 1000 and "plots/rest.png" in (out / "report.md").read_text()
 
 
 def test_rest_bad_input_exits_2(tmp_path: Path) -> None:
-    cases = [
-        (["--task", "nope", "--eval-task", "arithmetic", "--backend", "fake", "--model", "echo"], "nope"),
-        (["--task", "arithmetic", "--eval-task", ":test", "--backend", "fake", "--model", "echo"], "bad --eval-task"),
-        (["--task", "arithmetic", "--eval-task", "arithmetic", "--backend", "openai", "--model", "x/y"], "cannot load a checkpoint"),
-        (["--task", "arithmetic", "--eval-task", "arithmetic", "--set", "rest.from_base=maybe"], "rest.from_base"),
-    ]
-    for args, message in cases:
-        res = subprocess.run([sys.executable, "-m", "verigen.cli", "rest", *args, "--out", str(tmp_path / "o")],
-                             capture_output=True, text=True, cwd=REPO, timeout=120)
-        assert res.returncode == 2, (args, res.stderr)
-        assert message in res.stderr, (args, res.stderr)
-        assert not (tmp_path / "o").exists()
+    res = subprocess.run([sys.executable, "-m", "verigen.cli", "rest", "--task", "nope", "--eval-task", "arithmetic",
+                          "--backend", "fake", "--model", "echo", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert res.returncode == 2 and "nope" in res.stderr, res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["model.backend=openai", "model.name=x/y"], "cannot load a checkpoint"),
+    (["rest.from_base=maybe"], "rest.from_base"),
+    (["rest.eval_tasks=[]", "rest.eval_train=false"], "nothing to evaluate"),
+    (["rest.eval_tasks=[{\"name\": \"arithmetic\", \"split\": \"nosuch\"}]"], "nosuch"),
+    (["rest.nope=1"], "unknown config key"),
+    (["rest.base_model=/no/such/model"], "not found"),
+])
+def test_rest_bad_config_is_refused_before_writing(tmp_path: Path, sets: list[str], message: str) -> None:
+    from verigen.errors import UsageError
+    from verigen.loops import RestLoop, build_loop_config
+
+    base = ["model.backend=fake", "model.name=echo", "rest.eval_tasks=[{\"name\": \"arithmetic\"}]"]
+    with pytest.raises(UsageError, match=message):
+        RestLoop(build_loop_config(overrides=[*base, *sets]), tmp_path / "o").run()
+    assert not (tmp_path / "o").exists()
+
+
+def test_eval_task_option_is_checked() -> None:
+    from verigen.cli_train import _eval_task
+    from verigen.errors import UsageError
+
+    assert _eval_task("gsm8k", 5, None) == {"name": "gsm8k", "split": "test", "limit": 5}
+    assert _eval_task("arithmetic:train", None, None)["split"] == "train"
+    with pytest.raises(UsageError, match="bad --eval-task"):
+        _eval_task(":test", None, None)

@@ -125,15 +125,38 @@ def test_cli_train_bad_input_exits_2(tmp_path: Path) -> None:
     require_train_stack()
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    cases = [
-        (["--data", str(empty), "--model", "default"], "no rows"),
-        (["--data", str(tmp_path / "missing.jsonl"), "--model", "default"], "is not a file"),
-        (["--data", str(empty), "--model", "default", "--set", "train.learning_rate=-1"], "train.learning_rate"),
-        (["--data", str(empty), "--model", "default", "--set", "train.nope=1"], "unknown config key"),
-    ]
-    for args, message in cases:
-        res = subprocess.run([sys.executable, "-m", "verigen.cli", "train", *args, "--out", str(tmp_path / "o")],
-                             capture_output=True, text=True, cwd=REPO, timeout=120)
-        assert res.returncode == 2, (args, res.stderr)
-        assert message in res.stderr, (args, res.stderr)
-        assert not (tmp_path / "o").exists()
+    res = subprocess.run([sys.executable, "-m", "verigen.cli", "train", "--data", str(empty), "--model", "default",
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert res.returncode == 2 and "no rows" in res.stderr, res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["train.learning_rate=-1"], "train.learning_rate"),
+    (["train.nope=1"], "unknown config key"),
+    (["train.method=qlora"], "train.method"),
+])
+def test_train_config_errors_name_the_key(sets: list[str], message: str) -> None:
+    from verigen.cli_train import build_train_config
+
+    with pytest.raises(UsageError, match=message):
+        build_train_config(None, sets)
+    assert build_train_config(None, ["train.epochs=2", "train.method=lora"]).method == "lora"
+
+
+def test_loss_is_on_the_completion_tokens_only(tiny: Path, tmp_path: Path) -> None:
+    """The rows train_sft hands to TRL: labels on the assistant answer (and its end token) only."""
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from verigen.train import read_sft
+
+    rows = read_sft(_sft(tmp_path / "sft.jsonl", rows=2))
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(str(tiny)),
+                         args=SFTConfig(output_dir=str(tmp_path / "o"), use_cpu=True, report_to=[], bf16=False),
+                         train_dataset=datasets.Dataset.from_list(rows), processing_class=tok)
+    row = trainer.train_dataset[0]
+    trained = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    assert tok.decode(trained).rstrip("\n") == "The answer is \\boxed{2}.<|im_end|>"

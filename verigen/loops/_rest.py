@@ -109,22 +109,27 @@ class RestLoop:
         self._specs = self._eval_specs()
         heldout = [plan(self._eval_config(s, self.config.base_model, self.out / "_check")) for s in self._specs]
         from verigen.export import refuse_heldout
+        from verigen.sampling.model_store import resolve_model
 
         refuse_heldout(first.config.output, first.task.name, first.split)
+        resolve_model(self.config.base_model)  # the model the M-step trains (cheap: nothing loads)
         self.out.mkdir(parents=True, exist_ok=True)
         _write(self.out / LOOP_CONFIG, self._config_json())
         (self.out / "heldout").mkdir(exist_ok=True)
         for spec, hp in zip(self._specs, heldout):
             if spec.kind != "train":
                 write_jsonl_atomic(self._heldout_file(spec), ({"id": pr.id, "prompt": pr.prompt} for pr in hp.problems))
+        iterations: list[JSONValue] = []
         try:
-            iterations: list[JSONValue] = [self._iteration(k) for k in range(self.config.rest.iterations + 1)]
+            for k in range(self.config.rest.iterations + 1):
+                iterations.append(self._iteration(k))
+                self._loop_manifest(iterations, finished=False)  # links what is done so far
         finally:
             self._close()
         manifest = self._loop_manifest(iterations, finished=True)
         from verigen.loops._rest_report import write_loop_report
 
-        write_loop_report(self.out, manifest)
+        write_loop_report(self.out, manifest, plots=self.config.output.report_plots)
         return manifest
 
     def _close(self) -> None:
@@ -294,7 +299,10 @@ class RestLoop:
         metrics = _read(p.out / "metrics.json") or {}
         sft = p.out / "sft.jsonl"
         exports = m.get("exports")
-        contamination = exports.get("contamination") if isinstance(exports, dict) else None
+        decontam = exports.get("decontamination") if isinstance(exports, dict) else None
+        contamination: JSONValue = (
+            {"counts": decontam.get("counts"), "hits": decontam.get("hits")} if isinstance(decontam, dict) else None
+        )
         rows = sum(1 for line in sft.read_text(encoding="utf-8").splitlines() if line.strip()) if sft.exists() else 0
         result: dict[str, JSONValue] = {
             "run_dir": str(p.out), "model": policy, "dataset": str(sft),

@@ -108,8 +108,36 @@ def table_rows(iterations: Sequence[JSONValue]) -> list[str]:
     return lines
 
 
-def write_loop_report(out: Path, manifest: Mapping[str, JSONValue]) -> Path:
-    """``out/report.md`` and, with matplotlib, ``out/plots/rest.png``."""
+def _rates(it: JSONValue, label: str) -> dict[str, float] | None:
+    ev = _evals(it).get(label)
+    return per_problem_pass(Path(str(ev.get("run_dir")))) if isinstance(ev, dict) else None
+
+
+def _against_fewshot(iterations: Sequence[JSONValue]) -> list[str]:
+    """Each checkpoint's zero-shot held-out pass@1 against the few-shot BASE on the same
+    problems: the harder baseline (a gain that is only the answer format fails it)."""
+    if not iterations:
+        return []
+    lines: list[str] = []
+    for label in _evals(iterations[0]):
+        if not label.startswith("fewshot"):
+            continue
+        zero = "heldout-" + label.split("-", 1)[1]
+        base = _rates(iterations[0], label)
+        for it in iterations[1:]:
+            new = _rates(it, zero)
+            if base is None or new is None:
+                continue
+            d, ci, n = paired_delta(base, new)
+            ci_text = f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else ""
+            k = it.get("iteration") if isinstance(it, dict) else "?"
+            lines.append(f"- iteration {k} `{zero}` (zero-shot) vs the base model under `{label}`: "
+                         f"{100 * d:+.1f}{ci_text} points of pass@1 ({n} problems, paired)")
+    return (["", "Against the few-shot base:", *lines]) if lines else []
+
+
+def write_loop_report(out: Path, manifest: Mapping[str, JSONValue], *, plots: bool = True) -> Path:
+    """``out/report.md`` and, with ``plots`` and matplotlib, ``out/plots/rest.png``."""
     raw = manifest.get("per_iteration")
     iterations: list[JSONValue] = list(raw) if isinstance(raw, list) else []
     lines = [
@@ -130,7 +158,8 @@ def write_loop_report(out: Path, manifest: Mapping[str, JSONValue]) -> Path:
                 f"({estep.get('accepted_problems')} with an accepted sample), verifier "
                 f"{estep.get('verifier')} {estep.get('verifier_version')}"
             )
-    plot = _plot(out, iterations)
+    lines += _against_fewshot(iterations)
+    plot = _plot(out, iterations) if plots else None
     if plot is not None:
         lines += ["", f"![pass@1 across iterations](plots/{plot.name})"]
     path = out / "report.md"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -193,17 +194,16 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainCon
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
     from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
     from verigen.sampling.hf import cpu_threads
-
-    from transformers.utils import logging as hf_logging
 
     datasets.disable_progress_bars()  # verigen draws its own progress
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     device = _device(cfg)
     cuda = device == "cuda"
-    if not cuda:
+    if not cuda and "OMP_NUM_THREADS" not in os.environ:  # an explicit OMP_NUM_THREADS is left alone
         torch.set_num_threads(cpu_threads())
     bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
     checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else cuda
