@@ -65,6 +65,9 @@ DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Local benchmar
 SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap or docker.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
+SelectOpt = Annotated[str | None, typer.Option(
+    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood).")]
+ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
 
 
 def _section(**values: object) -> dict[str, object]:
@@ -73,6 +76,8 @@ def _section(**values: object) -> dict[str, object]:
 
 def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: object) -> None:
     from verigen.config import build_config
+
+    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"))  # type: ignore[arg-type]
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -106,6 +111,39 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, **opts: ob
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     print_summary(out, summary)
+    if strategies is not None:
+        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+
+
+def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tuple[str, ...], str | None] | None:
+    """Checked before anything runs."""
+    if select is None:
+        if scorer is not None:
+            raise UsageError("--scorer-model is only used with --select likelihood")
+        return None
+    if mode != "evaluate":
+        raise UsageError("--select is built for evaluate only (generate --select, keeping the pick as data, is not)")
+    from verigen.select import parse_strategies
+
+    names = parse_strategies(select)
+    if "likelihood" in names and not scorer:
+        raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
+    return names, scorer
+
+
+def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object) -> None:
+    from rich.table import Table
+
+    from verigen.runview import load_run
+    from verigen.select import select_run
+
+    dev = device if isinstance(device, str) and device != "auto" else "cpu"
+    report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+    ks = sorted({k for c in report.curves for k in c.at_k})
+    table = Table("strategy", *(f"best-of-n@{k}" for k in ks), title="Best-of-N (selection.json)")
+    for c in report.curves:
+        table.add_row(c.strategy, *("-" if c.at_k.get(k) is None else f"{c.at_k[k]:.3f}" for k in ks))
+    out.print(table)
 
 
 def _run_command(mode: str, doc: str) -> Callable[..., None]:
@@ -117,12 +155,14 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         backend: BackendOpt = None, n: NOpt = None, temperature: TempOpt = None, top_p: TopPOpt = None,
         max_tokens: MaxTokOpt = None, stop: StopOpt = None, batch_size: BatchOpt = None,
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
-        workers: WorkersOpt = None, out_dir: OutOpt = None,
+        workers: WorkersOpt = None, out_dir: OutOpt = None, select: SelectOpt = None,
+        scorer_model: ScorerOpt = None,
     ) -> None:
         _run(mode, config, set_, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
-             data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir)
+             data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir, select=select,
+             scorer_model=scorer_model)
 
     command.__doc__ = doc
     return command
