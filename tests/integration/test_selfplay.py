@@ -225,3 +225,15 @@ def test_selfplay_end_to_end(tmp_path: Path, bwrap: str) -> None:
 
     again = _cli(*args)  # nothing already written is overwritten
     assert again.returncode == 2 and "not an empty folder" in again.stderr
+
+
+def test_check_puzzle_drops_a_renamed_p3_test_puzzle(tmp_path: Path, bwrap: str, shared_data: Path) -> None:
+    # P3's TriangleArea:3 (a test family) with its names changed
+    puzzle, sol = tmp_path / "p.py", tmp_path / "s.py"
+    puzzle.write_text("def sat(h: int, a=1238452500, b=600):\n    return b * h == 2 * a\n")
+    sol.write_text(_fenced("def sol():\n    return 2 * 1238452500 // 600\n"))
+    res = _cli("check", "puzzle", "--file", str(puzzle), "--solution", str(sol), "--sandbox", bwrap,
+               "--data-dir", str(shared_data), "--json")
+    row = json.loads(res.stdout)
+    assert row["status"] == "drop" and row["stage"] == "duplicate", row
+    assert "TriangleArea:" in row["reason"]
