@@ -398,7 +398,8 @@ def selfplay_cmd(
     options = check_model(config.model)
     sampler = create_sampler(config.model.backend, config.model.name, options)
     try:
-        counts = run_selfplay(sampler=sampler, seed_task=task, out=out_dir, config=sp)
+        counts = run_selfplay(sampler=sampler, seed_task=task, out=out_dir, config=sp,
+                              progress=lambda line: err.print(escape(line), highlight=False))
     finally:
         sampler.close()
     for c in counts:

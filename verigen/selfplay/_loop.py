@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -119,8 +119,10 @@ class _State:
         _atomic_write(out / "rounds.jsonl", _jsonl([r.to_json() for r in self.rounds]))
 
 
-def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig) -> list[RoundCounts]:
-    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or empty."""
+def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
+                 progress: Callable[[str], None] | None = None) -> list[RoundCounts]:
+    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or
+    empty. ``progress`` gets one line per stage of each round."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder (nothing is overwritten)")
     train = _puzzles(seed_task, "train")
@@ -135,7 +137,8 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
     admission = PuzzleAdmission(sandbox=seed_task.ctx.sandbox, config=config.admission)
     try:
         for r in range(config.rounds):
-            state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config))
+            state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config,
+                                       progress or (lambda line: None)))
             state.write(out)
     finally:
         admission.close()
@@ -143,18 +146,21 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
 
 
 def _round(r: int, sampler: Sampler, seed_task: Task[object], train: list[Puzzle], index: NearDuplicates,
-           admission: PuzzleAdmission, state: _State, out: Path, config: SelfPlayConfig) -> RoundCounts:
+           admission: PuzzleAdmission, state: _State, out: Path, config: SelfPlayConfig,
+           progress: Callable[[str], None]) -> RoundCounts:
     asks = []
     for i in range(config.puzzles):
         rng = random.Random(f"selfplay:{config.seed}:{r}:{i}")
         shots = rng.sample(train, min(config.fewshot, len(train)))
         asks.append(GenerationRequest(problem_id=f"selfplay/r{r}/write/{i}",
                                       messages=(ChatMessage(role="user", content=writing_prompt(shots)),)))
+    progress(f"round {r}: writing {config.puzzles} puzzles")
     texts = [c[0].text for c in generate_all(sampler, asks, config.write_params)]
     names = [f"SelfPlay_r{r}_{i}:0" for i in range(config.puzzles)]
     screened = [admission.screen(name, text) for name, text in zip(names, texts, strict=True)]
     verdicts: dict[int, PuzzleVerdict] = {i: s.verdict for i, s in enumerate(screened) if s.verdict is not None}
     live = [i for i, s in enumerate(screened) if s.verdict is None and s.puzzle is not None]
+    progress(f"round {r}: {len(live)} of {config.puzzles} passed screening; sampling {config.attempts} solutions each")
     problems = _solve_problems(seed_task, [screened[i].puzzle for i in live], out / "rounds" / f"r{r}")  # type: ignore[misc]
     if live:
         solve = replace(config.solve_params, n=config.attempts)
