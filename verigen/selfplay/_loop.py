@@ -35,6 +35,7 @@ from verigen.verify.puzzle import Puzzle
 
 __all__ = ["RoundCounts", "SelfPlayConfig", "run_selfplay", "writing_prompt"]
 
+MAX_EXAMPLE_CHARS = 400  # few-shot examples: sat sources up to this long
 CODE_INSTRUCTION = "Answer with the code in a single ```python code block."
 
 
@@ -125,7 +126,9 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
     empty. ``progress`` gets one line per stage of each round."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder (nothing is overwritten)")
-    train = _puzzles(seed_task, "train")
+    every = _puzzles(seed_task, "train")
+    # Short examples keep prompts small; a seed set of long puzzles only is used as it is.
+    train = [p for p in every if len(p.sat) <= MAX_EXAMPLE_CHARS] or every
     if not train:
         raise UsageError(f"selfplay: seed task {seed_task.name!r} has no puzzles in its train split")
     index = NearDuplicates(threshold=config.dedup_threshold)
