@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from verigen.selfplay import NearDuplicates, PuzzleSyntaxError, fingerprint, parse_puzzle, probes, solution_body
+from verigen.selfplay import (
+    NearDuplicates,
+    PuzzleSyntaxError,
+    extract_puzzle,
+    fingerprint,
+    parse_puzzle,
+    probes,
+    solution_body,
+)
 from verigen.verify.puzzle import answer_type_ok
 
 PARSE_CASES = [
@@ -97,3 +105,19 @@ def test_near_duplicates_ignore_names_constants_and_docstrings() -> None:
     hit = index.match(d)
     assert hit is not None and hit[0] == "second" and 0.75 <= hit[1] < 1.0
     assert fingerprint("def sat(:") is None
+
+
+EXTRACT_CASES = [
+    # real shapes of small-model completions (SmolLM2-135M, self-play round 0)
+    ("```python\ndef sat(x: int):\n    return x == 3\n```\n\nA solution:\n```python\ndef sol():\n",
+     "def sat(x: int):\n    return x == 3\n"),
+    ("def sat(x: int, n=2) -> bool:\n    return x == n\n`", "def sat(x: int, n=2) -> bool:\n    return x == n\n"),
+    ("Here it is:\ndef sat(s: str):\n    return s == 'a'\n```", "def sat(s: str):\n    return s == 'a'\n"),
+    ("```python\nprint(1)\n```", "print(1)\n"),
+    ("no code here at all", "no code here at all"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), EXTRACT_CASES)
+def test_extract_puzzle(text: str, code: str) -> None:
+    assert extract_puzzle(text) == code

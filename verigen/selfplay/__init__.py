@@ -10,7 +10,7 @@ not trivially satisfied nor constant, have a verified solution, repeat no other 
 from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerdict, Screened, Status
 from verigen.selfplay._dedup import Fingerprint, NearDuplicates, fingerprint
 from verigen.selfplay._loop import RoundCounts, SelfPlayConfig, run_selfplay, writing_prompt
-from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, parse_puzzle, probes, solution_body
+from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
 
 __all__ = [
     "AdmissionConfig",
@@ -24,6 +24,7 @@ __all__ = [
     "Screened",
     "SelfPlayConfig",
     "Status",
+    "extract_puzzle",
     "fingerprint",
     "parse_puzzle",
     "probes",

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from verigen.sandbox.base import Sandbox
-from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, parse_puzzle, probes, solution_body
+from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
 from verigen.selfplay._probe import ProbeResult, run_probes
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_exec import LazySandbox, extract_code
@@ -106,7 +106,7 @@ class PuzzleAdmission:
 
     def screen(self, name: str, text: str) -> Screened:
         """Static checks, then ``sat`` on the probes in the sandbox."""
-        code = extract_code(text)
+        code = extract_puzzle(text)
         if code is None:
             return Screened(puzzle=None, verdict=_drop("parse", "no code"))
         try:

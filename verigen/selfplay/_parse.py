@@ -17,9 +17,26 @@ from dataclasses import dataclass
 from verigen.types import JSONValue
 from verigen.verify.puzzle import TypeSpec, parse_type
 
-__all__ = ["ParsedPuzzle", "PuzzleSyntaxError", "parse_puzzle", "probes", "solution_body"]
+__all__ = ["ParsedPuzzle", "PuzzleSyntaxError", "extract_puzzle", "parse_puzzle", "probes", "solution_body"]
 
+_SAT_DEF = re.compile(r"^def sat\(", re.MULTILINE)
 _GENERIC = re.compile(r"\b(list|dict)\[")  # PEP 585 spellings -> the typing names P3 uses
+
+
+def extract_puzzle(text: str) -> str | None:
+    """The puzzle in a model completion: the first fenced block that defines ``sat`` (models
+    often follow the puzzle with a solution block, cut off at the token limit), else the
+    unfenced text from ``def sat(`` on (stray closing backticks removed), else the
+    completion's code as any other code is extracted."""
+    from verigen.verify._code_exec import _FENCE, extract_code
+
+    for match in _FENCE.finditer(text):
+        if _SAT_DEF.search(match.group(2)):
+            return match.group(2)
+    start = _SAT_DEF.search(text)
+    if start is not None and "```" not in text[: start.start()]:
+        return text[start.start() :].split("```", 1)[0].rstrip("`\n ") + "\n"
+    return extract_code(text)
 
 
 class PuzzleSyntaxError(ValueError):
