@@ -82,8 +82,9 @@ def writing_prompt(examples: Sequence[Puzzle]) -> str:
         "Here are Python programming puzzles. A puzzle is a function `sat` whose first "
         "argument is the answer, with a type annotation (int, float, bool, str, List[...] or "
         "Dict[str, ...]); a solution is a value of that type that makes `sat` return True.\n\n"
-        f"{shots}\n\nWrite one new puzzle, different from these: a single function "
-        "`def sat(x: TYPE, ...)` that some value makes True, but no trivial guess does. "
+        f"{shots}\n\nWrite one new puzzle, different from these: a single function `sat` "
+        "whose first argument has one of those types (for example `def sat(li: List[int], n=5):`; "
+        "further arguments need default values), that some value makes True, but no trivial guess does. "
         + CODE_INSTRUCTION
     )
 
