@@ -11,6 +11,7 @@ from typing import Any
 
 from verigen.errors import UsageError
 from verigen.jsonl import read_jsonl
+from verigen.selfplay import NearDuplicates, PuzzleAdmission, PuzzleVerdict, fingerprint
 from verigen.task import TaskContext, create_task
 from verigen.types import Outcome, Problem, Verdict
 from verigen.verify.pool import ProcessVerifyPool, open_pool, verify_all
@@ -100,3 +101,46 @@ def check_task_problem(
                     pool.close()
                     verifier.close()
     raise UsageError(f"task {task_name!r} has no problem {problem_id!r} in split(s) {', '.join(splits)}")
+
+
+def check_puzzle(
+    puzzle_text: str,
+    solutions: list[str],
+    *,
+    sandbox: str,
+    data_dir: Path | None,
+    name: str = "Puzzle:0",
+) -> tuple[PuzzleVerdict, str]:
+    """The self-play admission verdict (``verigen.selfplay.PuzzleVerdict``) of one
+    model-written puzzle and its candidate solutions, and a note on the near-duplicate
+    check against the P3 test families (skipped, and said so, without P3 data)."""
+    admission = PuzzleAdmission(sandbox=sandbox)
+    try:
+        screened = admission.screen(name, puzzle_text)
+        if screened.verdict is not None or screened.puzzle is None:
+            return screened.verdict or PuzzleVerdict(status="drop", stage="parse", reason="no puzzle"), ""
+        if not solutions:
+            verdict = PuzzleVerdict(status="drop", stage="solve", puzzle=screened.puzzle,
+                                    reason="no solution given (--solution SOL.py): a puzzle is kept only with a verified one")
+            return verdict, ""
+        [verdict] = admission.judge([screened.puzzle], [solutions])
+    finally:
+        admission.close()
+    if verdict.status != "keep":
+        return verdict, ""
+    index = NearDuplicates()
+    try:
+        task = create_task("p3", {}, TaskContext.from_env(data_dir, sandbox))
+        test = [p.reference for p in task.problems(split="test", seed=0)]
+    except UsageError as exc:
+        return verdict, f"not checked against the P3 test families: {exc}"
+    for ref in test:
+        fp = fingerprint(getattr(ref, "sat", ""))
+        if fp is not None:
+            index.add(f"p3 test puzzle {getattr(ref, 'name', '?')}", fp)
+    mine = fingerprint(verdict.puzzle.sat) if verdict.puzzle else None
+    hit = index.match(mine) if mine is not None else None
+    if hit is not None:
+        return PuzzleVerdict(status="drop", stage="duplicate", reason=f"near-duplicate of {hit[0]} (overlap {hit[1]:.2f})",
+                             puzzle=verdict.puzzle, attempts=verdict.attempts, accepted=verdict.accepted), ""
+    return verdict, f"checked against {len(index)} P3 test puzzles"

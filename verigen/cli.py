@@ -81,6 +81,9 @@ RayAddressOpt = Annotated[str | None, typer.Option(
     "--ray-address", help="host:port of an existing Ray cluster's head (default: a private one on 127.0.0.1).")]
 RaySamplersOpt = Annotated[int | None, typer.Option("--ray-samplers", help="Sampler actors (model replicas) on Ray.")]
 RayVerifiersOpt = Annotated[int | None, typer.Option("--ray-verifiers", help="Verifier actors on Ray.")]
+SelectOpt = Annotated[str | None, typer.Option(
+    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood).")]
+ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
 
 
 def _section(**values: object) -> dict[str, object]:
@@ -90,6 +93,8 @@ def _section(**values: object) -> dict[str, object]:
 def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: ExecutorOptions,
          **opts: object) -> None:
     from verigen.config import build_config
+
+    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"))  # type: ignore[arg-type]
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -124,6 +129,39 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
     print_summary(out, summary)
+    if strategies is not None:
+        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+
+
+def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tuple[str, ...], str | None] | None:
+    """Checked before anything runs."""
+    if select is None:
+        if scorer is not None:
+            raise UsageError("--scorer-model is only used with --select likelihood")
+        return None
+    if mode != "evaluate":
+        raise UsageError("--select is built for evaluate only (generate --select, keeping the pick as data, is not)")
+    from verigen.select import parse_strategies
+
+    names = parse_strategies(select)
+    if "likelihood" in names and not scorer:
+        raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
+    return names, scorer
+
+
+def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object) -> None:
+    from rich.table import Table
+
+    from verigen.runview import load_run
+    from verigen.select import select_run
+
+    dev = device if isinstance(device, str) and device != "auto" else "cpu"
+    report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+    ks = sorted({k for c in report.curves for k in c.at_k})
+    table = Table("strategy", *(f"best-of-n@{k}" for k in ks), title="Best-of-N (selection.json)")
+    for c in report.curves:
+        table.add_row(c.strategy, *("-" if c.at_k.get(k) is None else f"{c.at_k[k]:.3f}" for k in ks))
+    out.print(table)
 
 
 def _run_command(mode: str, doc: str) -> Callable[..., None]:
@@ -137,6 +175,7 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
         workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
+        select: SelectOpt = None, scorer_model: ScorerOpt = None,
     ) -> None:
         from verigen.executors import ExecutorOptions
 
@@ -145,7 +184,8 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
-             data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir)
+             data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir, select=select,
+             scorer_model=scorer_model)
 
     command.__doc__ = doc
     return command
@@ -300,6 +340,95 @@ def check_problem(
         seed=seed, data_dir=data_dir, sandbox=sandbox,
     )
     _print_verdict(verdict, as_json)
+
+
+@check_app.command("puzzle")
+def check_puzzle_cmd(
+    file: Annotated[Path, typer.Option("--file", help="The puzzle: Python source defining sat(x: T, ...).")],
+    solution: Annotated[list[Path] | None,
+                        typer.Option("--solution", help="A candidate solution defining sol() (repeatable).")] = None,
+    sandbox: Annotated[str, typer.Option("--sandbox")] = "auto",
+    data_dir: DataOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Self-play admission verdict for one puzzle: keep, drop (with the stage and reason) or error.
+
+    Exit code 0 for keep or drop, 1 for an infrastructure error (neither keep nor drop).
+    """
+    from verigen.check import check_puzzle
+
+    texts = [_read_text(file, "--file")] + [_read_text(s, "--solution") for s in solution or []]
+    verdict, note = check_puzzle(texts[0], texts[1:], sandbox=sandbox, data_dir=data_dir)
+    if as_json:
+        sys.stdout.write(json.dumps({**verdict.to_json(), "note": note}, ensure_ascii=False) + "\n")
+    else:
+        color = {"keep": "green", "drop": "red", "error": "magenta"}[verdict.status]
+        out.print(f"[{color}]{verdict.status}[/{color}]  {verdict.stage}: {escape(verdict.reason)}", highlight=False)
+        if note:
+            err.print(escape(note), highlight=False)
+    if verdict.status == "error":
+        raise typer.Exit(1)
+
+
+def _read_text(path: Path, option: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{option} {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+@app.command("selfplay")
+def selfplay_cmd(
+    model: ModelOpt = None,
+    backend: BackendOpt = None,
+    seed_task: Annotated[str, typer.Option("--seed-task", help="Puzzle task whose train puzzles are the few-shot examples.")] = "p3",
+    rounds: Annotated[int, typer.Option("--rounds", min=1)] = 1,
+    puzzles: Annotated[int, typer.Option("--puzzles", min=1, help="Puzzles written per round.")] = 16,
+    attempts: Annotated[int, typer.Option("--attempts", min=1, help="Solutions sampled per puzzle.")] = 4,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (new or empty).")] = Path("runs/selfplay"),
+    fewshot: Annotated[int, typer.Option("--fewshot", min=1, max=16)] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 0.8,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 384,
+    set_: SetOpt = None,
+    data_dir: DataOpt = None,
+    sandbox: SandboxOpt = None,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 2,
+) -> None:
+    """Self-taught puzzles: the model writes P3 puzzles, verigen keeps those that prove themselves.
+
+    Writes OUT/p3/puzzles.json (+ split.json; load with --task p3 --data-dir OUT --split train),
+    sft.jsonl, rounds.jsonl (counts per round) and puzzles.jsonl (every puzzle's verdict).
+    --set model.KEY=VALUE sets backend options.
+    """
+    from verigen.config import build_config
+    from verigen.engine import check_model
+    from verigen.sampling.base import create_sampler
+    from verigen.selfplay import AdmissionConfig, SelfPlayConfig, run_selfplay
+    from verigen.task import TaskContext, create_task
+    from verigen.types import SamplingParams
+
+    bad = [s for s in set_ or [] if not s.startswith("model.")]
+    if bad:
+        raise UsageError(f"bad --set {bad[0]!r}: selfplay only takes model.* settings")
+    base: dict[str, object] = {"model": _section(name=model, backend=backend)}
+    config = build_config(base=base, overrides=list(set_ or []))
+    task = create_task(seed_task, {}, TaskContext.from_env(data_dir, sandbox or config.sandbox.backend))
+    params = SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=seed,
+                            top_p=config.sampling.top_p)
+    sp = SelfPlayConfig(rounds=rounds, puzzles=puzzles, attempts=attempts, fewshot=fewshot, seed=seed,
+                        write_params=params, solve_params=params, admission=AdmissionConfig(workers=workers))
+    options = check_model(config.model)
+    sampler = create_sampler(config.model.backend, config.model.name, options)
+    try:
+        counts = run_selfplay(sampler=sampler, seed_task=task, out=out_dir, config=sp,
+                              progress=lambda line: err.print(escape(line), highlight=False))
+    finally:
+        sampler.close()
+    for c in counts:
+        out.print(f"round {c.round}: generated {c.generated}  parsed {c.parsed}  non-trivial {c.non_trivial}  "
+                  f"solved {c.solved}  kept {c.kept}  errors {c.errors}", highlight=False)
+    out.print(f"-> {escape(str(out_dir))}", highlight=False)
 
 
 def _print_verdict(verdict: object, as_json: bool) -> None:

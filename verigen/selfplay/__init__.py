@@ -1,0 +1,34 @@
+"""Self-taught programming puzzles (Haluptzok et al. 2022): the model writes P3 puzzles,
+verigen admits only the ones that prove themselves (parse, run bounded in the sandbox, are
+not trivially satisfied nor constant, have a verified solution, repeat no other puzzle).
+
+    admission = PuzzleAdmission(sandbox="bwrap")
+    screened = admission.screen("mine:0", puzzle_text)          # static checks + probes
+    [verdict] = admission.judge([screened.puzzle], [[solution]])  # keep / drop / error
+"""
+
+from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerdict, Screened, Status
+from verigen.selfplay._dedup import Fingerprint, NearDuplicates, fingerprint
+from verigen.selfplay._loop import RoundCounts, SelfPlayConfig, run_selfplay, writing_prompt
+from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
+
+__all__ = [
+    "AdmissionConfig",
+    "Fingerprint",
+    "NearDuplicates",
+    "ParsedPuzzle",
+    "PuzzleAdmission",
+    "PuzzleSyntaxError",
+    "PuzzleVerdict",
+    "RoundCounts",
+    "Screened",
+    "SelfPlayConfig",
+    "Status",
+    "extract_puzzle",
+    "fingerprint",
+    "parse_puzzle",
+    "probes",
+    "run_selfplay",
+    "solution_body",
+    "writing_prompt",
+]

@@ -1,0 +1,238 @@
+"""``verigen selfplay``: rounds of model-written puzzles, admitted only with proof.
+
+Each round: ``puzzles`` few-shot prompts (examples drawn from the seed task's train
+puzzles, a pure function of (seed, round, index)) -> one puzzle each -> screening (parse,
+type, probes in the sandbox) -> ``attempts`` solutions per screened puzzle, prompted and
+verified by the seed task itself (its prompt, its ``PuzzleVerifier``) -> near-duplicates
+(of each other, of earlier rounds, of the seed task's test puzzles) dropped.
+
+Output directory (each file replaced atomically after every round):
+
+- ``p3/puzzles.json`` + ``p3/split.json``: the kept puzzles in P3's layout, every family
+  in ``train`` (``verigen generate --task p3 --data-dir DIR --split train``);
+- ``sft.jsonl``: (puzzle prompt, verified solution) chat pairs with provenance;
+- ``rounds.jsonl``: per round, puzzles generated / parsed / non_trivial / solved / kept / errors;
+- ``puzzles.jsonl``: every generated puzzle with its status, stage and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from verigen.errors import UsageError
+from verigen.sampling.base import Sampler, generate_all
+from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerdict
+from verigen.selfplay._dedup import NearDuplicates, fingerprint
+from verigen.task import Task, TaskContext, create_task
+from verigen.types import ChatMessage, GenerationRequest, JSONValue, Problem, SamplingParams
+from verigen.verify.puzzle import Puzzle
+
+__all__ = ["RoundCounts", "SelfPlayConfig", "run_selfplay", "writing_prompt"]
+
+MAX_EXAMPLE_CHARS = 400  # few-shot examples: sat sources up to this long
+CODE_INSTRUCTION = "Answer with the code in a single ```python code block."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfPlayConfig:
+    rounds: int
+    puzzles: int  # puzzle-writing prompts per round (one puzzle each)
+    attempts: int  # solutions sampled per screened puzzle
+    fewshot: int = 3
+    seed: int = 0
+    write_params: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.8, max_tokens=256))
+    solve_params: SamplingParams = field(default_factory=lambda: SamplingParams(temperature=0.8, max_tokens=512))
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
+    dedup_threshold: float = 0.75
+
+    def __post_init__(self) -> None:
+        for key in ("rounds", "puzzles", "attempts", "fewshot"):
+            if getattr(self, key) < 1:
+                raise UsageError(f"selfplay: --{key} must be at least 1, got {getattr(self, key)}")
+        if not 0.0 < self.dedup_threshold <= 1.0:
+            raise UsageError(f"selfplay: dedup threshold must be in (0, 1], got {self.dedup_threshold}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundCounts:
+    round: int
+    generated: int
+    parsed: int  # parse and type checks passed
+    non_trivial: int  # ran on the probes, none satisfied it, not constant
+    solved: int  # a solution verified
+    kept: int  # solved and no near-duplicate
+    errors: int  # infrastructure faults (neither kept nor dropped)
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"round": self.round, "generated": self.generated, "parsed": self.parsed,
+                "non_trivial": self.non_trivial, "solved": self.solved, "kept": self.kept,
+                "errors": self.errors}
+
+
+def writing_prompt(examples: Sequence[Puzzle]) -> str:
+    """Few-shot: the examples' ``sat`` functions, then the request for a new one."""
+    shots = "\n\n".join(f"Puzzle {i + 1}:\n```python\n{p.sat.strip()}\n```" for i, p in enumerate(examples))
+    return (
+        "Here are Python programming puzzles. A puzzle is a function `sat` whose first "
+        "argument is the answer, with a type annotation (int, float, bool, str, List[...] or "
+        "Dict[str, ...]); a solution is a value of that type that makes `sat` return True.\n\n"
+        f"{shots}\n\nWrite one new puzzle, different from these: a single function `sat` "
+        "whose first argument has one of those types (for example `def sat(li: List[int], n=5):`; "
+        "further arguments need default values), that some value makes True, but no trivial guess does. "
+        + CODE_INSTRUCTION
+    )
+
+
+def _puzzles(task: Task[object], split: str) -> list[Puzzle]:
+    return [p.reference for p in task.problems(split=split, seed=0) if isinstance(p.reference, Puzzle)]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonl(rows: Sequence[dict[str, JSONValue]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+@dataclass(slots=True)
+class _State:
+    kept: list[Puzzle] = field(default_factory=list)
+    sft: list[dict[str, JSONValue]] = field(default_factory=list)
+    log: list[dict[str, JSONValue]] = field(default_factory=list)
+    rounds: list[RoundCounts] = field(default_factory=list)
+
+    def write(self, out: Path) -> None:
+        puzzles = [p.to_json() for p in self.kept]
+        _atomic_write(out / "p3" / "puzzles.json", json.dumps(puzzles, indent=1, ensure_ascii=False) + "\n")
+        families = [p.name.split(":", 1)[0] for p in self.kept]
+        _atomic_write(out / "p3" / "split.json", json.dumps({"train": families, "test": []}) + "\n")
+        _atomic_write(out / "sft.jsonl", _jsonl(self.sft))
+        _atomic_write(out / "puzzles.jsonl", _jsonl(self.log))
+        _atomic_write(out / "rounds.jsonl", _jsonl([r.to_json() for r in self.rounds]))
+
+
+def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
+                 progress: Callable[[str], None] | None = None) -> list[RoundCounts]:
+    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or
+    empty. ``progress`` gets one line per stage of each round."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder (nothing is overwritten)")
+    every = _puzzles(seed_task, "train")
+    # Short examples keep prompts small; a seed set of long puzzles only is used as it is.
+    train = [p for p in every if len(p.sat) <= MAX_EXAMPLE_CHARS] or every
+    if not train:
+        raise UsageError(f"selfplay: seed task {seed_task.name!r} has no puzzles in its train split")
+    index = NearDuplicates(threshold=config.dedup_threshold)
+    for p in _puzzles(seed_task, "test") if "test" in seed_task.splits else []:
+        fp = fingerprint(p.sat)
+        if fp is not None:
+            index.add(f"{seed_task.name} test puzzle {p.name}", fp)
+    state = _State()
+    admission = PuzzleAdmission(sandbox=seed_task.ctx.sandbox, config=config.admission)
+    try:
+        for r in range(config.rounds):
+            state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config,
+                                       progress or (lambda line: None)))
+            state.write(out)
+    finally:
+        admission.close()
+    return state.rounds
+
+
+def _round(r: int, sampler: Sampler, seed_task: Task[object], train: list[Puzzle], index: NearDuplicates,
+           admission: PuzzleAdmission, state: _State, out: Path, config: SelfPlayConfig,
+           progress: Callable[[str], None]) -> RoundCounts:
+    asks = []
+    for i in range(config.puzzles):
+        rng = random.Random(f"selfplay:{config.seed}:{r}:{i}")
+        shots = rng.sample(train, min(config.fewshot, len(train)))
+        asks.append(GenerationRequest(problem_id=f"selfplay/r{r}/write/{i}",
+                                      messages=(ChatMessage(role="user", content=writing_prompt(shots)),)))
+    progress(f"round {r}: writing {config.puzzles} puzzles")
+    texts = [c[0].text for c in generate_all(sampler, asks, config.write_params)]
+    names = [f"SelfPlay_r{r}_{i}:0" for i in range(config.puzzles)]
+    screened = [admission.screen(name, text) for name, text in zip(names, texts, strict=True)]
+    verdicts: dict[int, PuzzleVerdict] = {i: s.verdict for i, s in enumerate(screened) if s.verdict is not None}
+    live = [i for i, s in enumerate(screened) if s.verdict is None and s.puzzle is not None]
+    progress(f"round {r}: {len(live)} of {config.puzzles} passed screening; sampling {config.attempts} solutions each")
+    problems = _solve_problems(seed_task, [screened[i].puzzle for i in live], out / "rounds" / f"r{r}")  # type: ignore[misc]
+    if live:
+        solve = replace(config.solve_params, n=config.attempts)
+        asks2 = [GenerationRequest(problem_id=p.id, messages=seed_task.messages(p)) for p in problems]
+        attempts = [[c.text for c in row] for row in generate_all(sampler, asks2, solve)]
+        judged = admission.judge([p.reference for p in problems], attempts)
+        for i, problem, verdict in zip(live, problems, judged, strict=True):
+            verdicts[i] = _dedup(verdict, index)
+            if verdicts[i].status == "keep":
+                _keep(verdicts[i], problem, seed_task, sampler, state, r)
+    for i, text in enumerate(texts):
+        state.log.append({"round": r, "index": i, "text": text, **verdicts[i].to_json()})
+    rows = [verdicts[i] for i in range(config.puzzles)]
+    return RoundCounts(
+        round=r, generated=len(rows),
+        parsed=sum(v.stage not in ("parse", "type") for v in rows),
+        non_trivial=sum(v.stage in ("solve", "duplicate") for v in rows),
+        solved=sum(v.stage == "duplicate" or (v.stage == "solve" and v.status == "keep") for v in rows),
+        kept=sum(v.status == "keep" for v in rows), errors=sum(v.status == "error" for v in rows),
+    )
+
+
+def _solve_problems(seed_task: Task[object], puzzles: list[Puzzle], folder: Path) -> list[Problem[Any]]:
+    """The screened puzzles as the seed task's own problems (its prompt and verifier), read
+    back from a P3-layout folder, so what is solved is exactly what the dataset will hold."""
+    if not puzzles:
+        return []
+    _atomic_write(folder / "p3" / "puzzles.json", json.dumps([p.to_json() for p in puzzles], indent=1) + "\n")
+    families = [p.name.split(":", 1)[0] for p in puzzles]
+    _atomic_write(folder / "p3" / "split.json", json.dumps({"train": families, "test": []}) + "\n")
+    task = create_task(seed_task.name, {}, TaskContext(data_dir=folder, sandbox=seed_task.ctx.sandbox))
+    problems = list(_served(task))
+    if [p.reference.name for p in problems] != [p.name for p in puzzles]:
+        raise UsageError(f"selfplay: seed task {seed_task.name!r} does not serve P3-layout puzzles from --data-dir")
+    return problems
+
+
+def _served(task: Task[object]) -> Iterator[Problem[Any]]:
+    for p in task.problems(split="train", seed=0):
+        if isinstance(p.reference, Puzzle):
+            yield p
+
+
+def _dedup(verdict: PuzzleVerdict, index: NearDuplicates) -> PuzzleVerdict:
+    if verdict.status != "keep" or verdict.puzzle is None:
+        return verdict
+    fp = fingerprint(verdict.puzzle.sat)
+    if fp is None:
+        return PuzzleVerdict(status="drop", stage="parse", reason="sat does not parse", puzzle=verdict.puzzle)
+    hit = index.match(fp)
+    if hit is not None:
+        return PuzzleVerdict(status="drop", stage="duplicate", reason=f"near-duplicate of {hit[0]} (overlap {hit[1]:.2f})",
+                             puzzle=verdict.puzzle, attempts=verdict.attempts, accepted=verdict.accepted)
+    index.add(verdict.puzzle.name, fp)
+    return verdict
+
+
+def _keep(verdict: PuzzleVerdict, problem: Problem[Any], seed_task: Task[object], sampler: Sampler,
+          state: _State, r: int) -> None:
+    if verdict.puzzle is None:
+        return
+    puzzle = replace(verdict.puzzle, sol_bodies=verdict.bodies)
+    state.kept.append(puzzle)
+    prompt = [m.to_json() for m in seed_task.messages(problem)]
+    for k in range(len(puzzle.sol_bodies)):
+        solution = "```python\n" + (puzzle.reference(k) or "").rstrip("\n") + "\n```"
+        state.sft.append({
+            "messages": [*prompt, {"role": "assistant", "content": solution}],  # type: ignore[list-item]
+            "provenance": {"task": seed_task.name, "source": "selfplay", "round": r, "puzzle": puzzle.name,
+                           "model": sampler.model_id, "verifier": "puzzle.sat", "verdict": "accepted"},
+        })
