@@ -498,3 +498,24 @@ def test_a_poisoned_runner_never_fails_the_next_honest_programs(poison: str, bac
     finally:
         verifier.close()
         sandbox.close()
+
+
+# A model-written sat (self-play) is untrusted code: with sat_trusted=False it runs as the
+# candidate in the peer, so a sat that tries to forge the trusted side's report, or returns
+# a truthy non-True value, is REJECTED; an honest one still verifies.
+_FORGING_SAT = _FORGE_EVERYWHERE + "\ndef sat(x: int):\n    _forge()\n    return False\n"
+UNTRUSTED_SATS = {
+    "forges_the_report": (_FORGING_SAT, Outcome.REJECTED),
+    "truthy_not_true": ("def sat(x: int):\n    return 1\n", Outcome.REJECTED),
+    "raises": ("def sat(x: int):\n    raise ValueError(x)\n", Outcome.REJECTED),
+    "exits": ("import os\ndef sat(x: int):\n    os._exit(97)\n", Outcome.REJECTED),
+    "honest": ("def sat(x: int):\n    return x * 3 == 21\n", Outcome.ACCEPTED),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNTRUSTED_SATS))
+def test_an_untrusted_sat_runs_as_candidate_code(puzzle_verifier: PuzzleVerifier, case: str) -> None:
+    sat, expected = UNTRUSTED_SATS[case]
+    puzzle = Puzzle(name="Model:0", sat=sat, ans_type="int", timeout_s=3.0, sat_timeout_s=3.0, sat_trusted=False)
+    verdict = puzzle_verifier.verify(_problem(puzzle, "selfplay/Model:0"), "def sol():\n    return 7\n")
+    assert verdict.outcome is expected, (case, verdict)

@@ -346,3 +346,15 @@ def test_puzzle_checks_the_answer_type_on_the_host(payload: object, outcome: Out
     assert len(jobs) == (2 if outcome is Outcome.ACCEPTED else 1)
     if outcome is Outcome.ACCEPTED:
         assert b'"mode": "sat"' in jobs[1] and b'"candidate": ""' in jobs[1]
+
+
+def test_puzzle_json_keeps_sat_trusted_and_checks_its_type() -> None:
+    from verigen.errors import UsageError
+    from verigen.verify.puzzle import Puzzle
+
+    base = {"name": "M:0", "sat": "def sat(x: int):\n    return x == 1", "ans_type": "int"}
+    assert Puzzle.from_json(base).sat_trusted is True  # P3's own layout: trusted data
+    untrusted = Puzzle.from_json({**base, "sat_trusted": False})
+    assert untrusted.sat_trusted is False and Puzzle.from_json(untrusted.to_json()).sat_trusted is False
+    with pytest.raises(UsageError, match="sat_trusted"):
+        Puzzle.from_json({**base, "sat_trusted": "no"})

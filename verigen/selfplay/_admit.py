@@ -8,11 +8,12 @@ Stages, in order (the first that refuses names the drop):
 - ``trivial``: no probe (small ints, empty and short strings and lists, the source's
   constants, random values of T) makes ``sat`` True;
 - ``constant``: implied by ``trivial`` for the probes (all-True is reported as constant);
-- ``solve``: at least one solution ACCEPTED by ``PuzzleVerifier`` exactly as P3 puzzles
-  are verified (answer from one sandboxed run, exact type after the JSON round trip,
-  ``sat(answer) is True`` in a fresh run), and ``sat(answer)`` True again when ``sat``
-  runs as untrusted code in the peer (a ``sat`` that forges the trusted side's report or
-  answers at random does not agree with itself);
+- ``solve``: at least one solution ACCEPTED by ``PuzzleVerifier`` as P3 puzzles are
+  verified (answer from one sandboxed run, exact type after the JSON round trip,
+  ``sat(answer) is True`` in a fresh run), with ``sat_trusted=False``: the model-written
+  ``sat`` runs as the untrusted candidate in the peer, never on the harness's trusted side
+  (it could forge that side's report), and the puzzles written out keep the flag, so the
+  ``p3`` task verifies them the same way;
 - ``duplicate``: decided over a batch (``verigen.selfplay._dedup``).
 
 An infrastructure fault (sandbox error, harness fault) is status ``error``: neither keep
@@ -28,7 +29,7 @@ from typing import Any, Literal
 
 from verigen.sandbox.base import Sandbox
 from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
-from verigen.selfplay._probe import ProbeResult, run_probes
+from verigen.verify._sat_probe import ProbeResult, run_probes
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_exec import LazySandbox, extract_code
 from verigen.verify.pool import open_pool, verify_all
@@ -102,7 +103,7 @@ class PuzzleAdmission:
     def puzzle_of(self, name: str, parsed: ParsedPuzzle) -> Puzzle:
         return Puzzle(name=name, sat=parsed.sat, ans_type=parsed.ans_type, module="selfplay",
                       timeout_s=self.config.timeout_s, sat_timeout_s=self.config.timeout_s,
-                      memory_mb=self.config.memory_mb)
+                      memory_mb=self.config.memory_mb, sat_trusted=False)
 
     def screen(self, name: str, text: str) -> Screened:
         """Static checks, then ``sat`` on the probes in the sandbox."""
@@ -160,26 +161,16 @@ class PuzzleAdmission:
         accepted = [(body, v) for body, v in mine if v.outcome is Outcome.ACCEPTED]
         errors = [v for _, v in mine if v.outcome is Outcome.ERROR]
         bodies: list[str] = []
-        disagree = 0
-        for body, verdict in accepted:
-            check = run_probes(self._box, puzzle.sat, ["[" + (verdict.answer or "null") + "]"],
-                               timeout_s=self.config.timeout_s, memory_mb=self.config.memory_mb)
-            if check.outcome is Outcome.ERROR:
-                errors.append(verdict)
-            elif check.outcome is None and check.results == (ProbeResult.TRUE,):
-                if body and body not in bodies:
-                    bodies.append(body)
-            else:
-                disagree += 1
+        for body, _ in accepted:
+            if body and body not in bodies:
+                bodies.append(body)
         if bodies:
             return PuzzleVerdict(status="keep", stage="solve", reason=f"{len(bodies)} verified solution(s)",
                                  puzzle=puzzle, bodies=tuple(bodies), attempts=len(mine), accepted=len(accepted))
         if errors:
             return PuzzleVerdict(status="error", stage="solve", reason=f"infrastructure: {errors[0].detail}",
                                  puzzle=puzzle, attempts=len(mine), accepted=len(accepted))
-        if disagree:
-            why = "sat(answer) was True on the verifier's side only (nondeterministic or forging sat)"
-        elif accepted:
+        if accepted:
             why = "accepted solutions cannot be stored as sol_bodies (import * or __future__)"
         else:
             why = f"no attempt verified ({_tally(v for _, v in mine)})"

@@ -23,6 +23,7 @@ from verigen.sandbox.base import Sandbox
 from verigen.sandbox.types import Limits
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_compare import loads
+from verigen.verify._sat_probe import TYPING_PRELUDE, ProbeResult, run_probes
 from verigen.verify._code_exec import (
     HarnessJob,
     LazySandbox,
@@ -33,13 +34,18 @@ from verigen.verify._code_exec import (
 )
 from verigen.verify.code import defines
 
-__all__ = ["Puzzle", "PuzzleVerifier", "answer_type_ok"]
+__all__ = ["TYPING_PRELUDE", "Puzzle", "PuzzleVerifier", "answer_type_ok"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Puzzle:
-    """One P3 puzzle. ``sat`` is trusted source defining ``sat(answer, ...)``; ``ans_type``
-    is the answer's type as written in P3 (``"List[int]"``, ``"Dict[str, int]"``, ...)."""
+    """One P3 puzzle. ``sat`` is source defining ``sat(answer, ...)``; ``ans_type`` is the
+    answer's type as written in P3 (``"List[int]"``, ``"Dict[str, int]"``, ...).
+
+    ``sat_trusted``: P3's own puzzles are trusted data, so ``sat(answer)`` runs on the
+    harness's trusted side. A model-written ``sat`` (self-play) is not: it could forge that
+    side's report, so with ``sat_trusted=False`` it runs as the untrusted candidate in the
+    peer process and only the plain value it returns is read."""
 
     name: str
     sat: str
@@ -53,6 +59,7 @@ class Puzzle:
     timeout_s: float = 10.0
     sat_timeout_s: float = 10.0
     memory_mb: int = 1024
+    sat_trusted: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -74,12 +81,16 @@ class Puzzle:
             "sol_bodies": list(self.sol_bodies), "module": self.module, "notes": self.notes,
             "weight": self.weight, "timeout_s": self.timeout_s,
             "sat_timeout_s": self.sat_timeout_s, "memory_mb": self.memory_mb,
+            "sat_trusted": self.sat_trusted,
         }
 
     @classmethod
     def from_json(cls, data: JSONValue) -> Puzzle:
         if not isinstance(data, dict):
             raise UsageError(f"Puzzle JSON must be an object, got {type(data).__name__}")
+        trusted = data.get("sat_trusted", True)
+        if type(trusted) is not bool:
+            raise UsageError(f"puzzle {data.get('name')!r}: sat_trusted must be true or false, got {trusted!r}")
         try:
             return cls(
                 name=str(data["name"]), sat=str(data["sat"]), ans_type=str(data["ans_type"]),
@@ -91,6 +102,7 @@ class Puzzle:
                 timeout_s=float(data.get("timeout_s", 10.0)),  # type: ignore[arg-type]
                 sat_timeout_s=float(data.get("sat_timeout_s", 10.0)),  # type: ignore[arg-type]
                 memory_mb=int(data.get("memory_mb", 1024)),  # type: ignore[arg-type]
+                sat_trusted=trusted,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad Puzzle JSON: {exc!r}") from None
@@ -142,8 +154,6 @@ def answer_type_ok(*, ans_type: str, answer: object) -> bool:
 
 ANSWER_MAX_BYTES = 64 << 20  # some P3 answers are megabytes (6,968 Fibonacci numbers)
 
-# P3 headers and bodies use typing names (``List[int]``) without importing them.
-TYPING_PRELUDE = "from typing import *  # noqa: F403\n"
 
 
 def candidate_program(puzzle: Puzzle, code: str) -> str:
@@ -215,6 +225,8 @@ class PuzzleVerifier:
             return Outcome.REJECTED, "the answer is not JSON", None
         if not answer_type_ok(ans_type=puzzle.ans_type, answer=answer):
             return Outcome.REJECTED, f"the answer is not of type {puzzle.ans_type}", text
+        if not puzzle.sat_trusted:
+            return self._untrusted_sat(puzzle, text)
         sat_job = HarnessJob(mode="sat", sat=puzzle.sat, answer=text)
         sat_run = run_harness(self._box, sat_job, Limits(timeout_s=puzzle.sat_timeout_s,
                                                           memory_mb=puzzle.memory_mb))
@@ -223,6 +235,16 @@ class PuzzleVerifier:
         if sat_run.report.passed != 1:
             return Outcome.REJECTED, sat_run.report.why or "sat(answer) is not True", text
         return Outcome.ACCEPTED, "sat(answer) is True", text
+
+    def _untrusted_sat(self, puzzle: Puzzle, text: str) -> tuple[Outcome, str, str | None]:
+        """``sat(answer) is True`` with ``sat`` as the candidate of a fresh run."""
+        run = run_probes(self._box, puzzle.sat, ["[" + text + "]"], timeout_s=puzzle.sat_timeout_s,
+                         memory_mb=puzzle.memory_mb)
+        if run.outcome is not None:
+            return run.outcome, "sat (untrusted): " + run.detail, text
+        if run.results != (ProbeResult.TRUE,):
+            return Outcome.REJECTED, "sat(answer) is not True", text
+        return Outcome.ACCEPTED, "sat(answer) is True (sat run as untrusted code)", text
 
     def _timeout(self, puzzle: Puzzle) -> float:
         """The floor, or ``time_factor`` x the first reference body's sol() time."""

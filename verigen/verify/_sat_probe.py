@@ -1,4 +1,4 @@
-"""Sandboxed half of puzzle admission: run a model-written ``sat`` on chosen inputs.
+"""Run an untrusted (model-written) ``sat`` on chosen inputs, in the sandbox.
 
 A model-written ``sat`` is untrusted code, so it runs as the *candidate* of a harness
 ``calls`` job (in the peer process, inside the sandbox), never on the harness's trusted
@@ -6,7 +6,8 @@ side and never in this process. A small wrapper, defined next to ``sat``, turns 
 into plain data (``["true"]``, ``["value", type]`` or ``["raised", exception]``) so one
 exception does not end the run. The wrapper shares the peer with ``sat``; ``sat`` could
 tamper with it, which only changes its own answers (the final ``sat(answer) is True``
-check of a solution runs in the verifier's separate, fresh run).
+check of a solution is a separate, fresh run). Used by self-play admission (probes) and by
+``PuzzleVerifier`` for puzzles whose ``sat`` is not trusted (``Puzzle.sat_trusted``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from enum import Enum
 from verigen.sandbox.types import Limits
 from verigen.types import Outcome
 from verigen.verify._code_exec import HarnessJob, LazySandbox, run_harness
-from verigen.verify.puzzle import TYPING_PRELUDE
 
-__all__ = ["ProbeResult", "ProbeRun", "run_probes"]
+__all__ = ["TYPING_PRELUDE", "ProbeResult", "ProbeRun", "run_probes"]
+
+# P3 headers and bodies use typing names (``List[int]``) without importing them.
+TYPING_PRELUDE = "from typing import *  # noqa: F403\n"
 
 _ENTRY = "verigen_probe_sat"
 _WRAPPER = f'''
