@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 from verigen.sandbox.base import Sandbox
 from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
-from verigen.verify._sat_probe import ProbeResult, run_probes
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_exec import LazySandbox, extract_code
+from verigen.verify._sat_probe import ProbeResult, run_probes
 from verigen.verify.pool import open_pool, verify_all
 from verigen.verify.puzzle import Puzzle, PuzzleVerifier
 

@@ -23,7 +23,6 @@ from verigen.sandbox.base import Sandbox
 from verigen.sandbox.types import Limits
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_compare import loads
-from verigen.verify._sat_probe import TYPING_PRELUDE, ProbeResult, run_probes
 from verigen.verify._code_exec import (
     HarnessJob,
     LazySandbox,
@@ -32,6 +31,7 @@ from verigen.verify._code_exec import (
     extract_code,
     run_harness,
 )
+from verigen.verify._sat_probe import TYPING_PRELUDE, ProbeResult, run_probes
 from verigen.verify.code import defines
 
 __all__ = ["TYPING_PRELUDE", "Puzzle", "PuzzleVerifier", "answer_type_ok"]
