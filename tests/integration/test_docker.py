@@ -186,6 +186,7 @@ def test_close_removes_containers_and_stale_ones() -> None:
         LABEL,
         OWNER_LABEL,
         DockerSandbox,
+        default_image,
         remove_stale_containers,
     )
 
@@ -194,7 +195,7 @@ def test_close_removes_containers_and_stale_ones() -> None:
     # A container left by a process of this host that no longer exists.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    stale = client.containers.create("verigen-sandbox-python:1", command=["true"],
+    stale = client.containers.create(default_image(), command=["true"],
                                      labels={LABEL: "1", OWNER_LABEL: f"{os.uname().nodename}:{dead}"})
     assert remove_stale_containers(client) >= 1
     with pytest.raises(docker.errors.NotFound):
