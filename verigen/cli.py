@@ -459,12 +459,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted: the run directory keeps every finished sample; rerun to resume")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
+    except Exception as exc:  # click's usage errors (typer >= 0.2x raises its own copy of click's classes)
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        typer_click = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+        if isinstance(exc, (click.exceptions.ClickException, *typer_click)):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     sys.exit(rc if isinstance(rc, int) else 0)
 

@@ -27,6 +27,9 @@ def verigen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         (["generate", "--backend", "no-such-backend", "--model", "echo"], "unknown sampler 'no-such-backend'"),
         (["evaluate", "--config", "/no/such/file.toml"], "does not exist"),
         (["check", "math", "--reference", "1"], "needs --reference and --answer"),
+        # an option's own bounds (typer raises its own copy of click's errors)
+        (["check", "math", "--workers", "0", "--input", "/dev/null"], "Invalid value for '--workers'"),
+        (["selfplay", "--model", "x", "--rounds", "0", "--out", "/nonexistent/sp"], "Invalid value for '--rounds'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], needle: str, tmp_path: Path) -> None:
