@@ -11,7 +11,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -239,10 +239,14 @@ def _describe(exc: ValidationError, raw: Raw) -> str:
     return f"bad config value {loc}={value!r}: {err['msg']}"
 
 
-def build_config(
-    *, base: Raw | None = None, overrides: list[str] = (), file: Path | None = None  # type: ignore[assignment]
-) -> RunConfig:
-    """Defaults <- TOML ``file`` <- ``base`` (CLI options) <- ``--set`` overrides."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def build_from(
+    model: type[M], *, base: Raw | None = None, overrides: list[str] = (), file: Path | None = None  # type: ignore[assignment]
+) -> M:
+    """A ``model`` config (RunConfig, or another model built from the same sections):
+    defaults <- TOML ``file`` <- ``base`` (CLI options) <- ``--set`` overrides typed by ``model``."""
     raw: Raw = load_toml(file) if file is not None else {}
     for section, values in (base or {}).items():
         if isinstance(values, dict):
@@ -252,12 +256,19 @@ def build_config(
         else:
             raw[section] = values
     for assignment in overrides:
-        raw = apply_override(raw, assignment)
+        raw = apply_override(raw, assignment, root=model)
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         where = f" in {file}" if file is not None else ""
         raise UsageError(_describe(exc, raw) + where) from None
+
+
+def build_config(
+    *, base: Raw | None = None, overrides: list[str] = (), file: Path | None = None  # type: ignore[assignment]
+) -> RunConfig:
+    """Defaults <- TOML ``file`` <- ``base`` (CLI options) <- ``--set`` overrides."""
+    return build_from(RunConfig, base=base, overrides=overrides, file=file)
 
 
 def to_toml_dict(config: RunConfig) -> Raw:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from verigen.config import (
     ModelConfig,
@@ -17,11 +17,8 @@ from verigen.config import (
     SandboxConfig,
     TaskConfig,
     VerifyConfig,
-    apply_override,
-    describe_error,
-    load_toml,
+    build_from,
 )
-from verigen.errors import UsageError
 from verigen.train._config import TrainConfig
 
 
@@ -62,18 +59,4 @@ class LoopConfig(_Section):
 
 def build_loop_config(*, base: Raw | None = None, overrides: list[str] = (), file: Path | None = None) -> LoopConfig:  # type: ignore[assignment]
     """Defaults <- TOML ``file`` <- ``base`` (CLI options) <- ``--set`` overrides."""
-    raw: Raw = load_toml(file) if file is not None else {}
-    for section, values in (base or {}).items():
-        if isinstance(values, dict):
-            merged = dict(raw.get(section, {}) or {})  # type: ignore[call-overload]
-            merged.update(values)
-            raw[section] = merged
-        else:
-            raw[section] = values
-    for assignment in overrides:
-        raw = apply_override(raw, assignment, root=LoopConfig)
-    try:
-        return LoopConfig.model_validate(raw)
-    except ValidationError as exc:
-        where = f" in {file}" if file is not None else ""
-        raise UsageError(describe_error(exc, raw) + where) from None
+    return build_from(LoopConfig, base=base, overrides=overrides, file=file)
