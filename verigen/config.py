@@ -78,7 +78,10 @@ class SamplingConfig(_Section):
 
 
 class VerifyConfig(_Section):
-    workers: int = Field(default=2, ge=1)
+    # Checks in flight. None: as many as suit the verifier (``verigen.verify.pool.default_workers``):
+    # one process per CPU core for in-process verifiers (math), two per core for sandboxed
+    # ones (code, puzzles: a sandbox runner per check in flight, mostly waiting on IPC).
+    workers: int | None = Field(default=None, ge=1)
     time_limit_s: float = Field(default=5.0, gt=0.0)
     max_error_rate: float = Field(default=0.05, ge=0.0, le=1.0)
 

@@ -49,8 +49,14 @@ def write_jsonl_atomic(path: Path, rows: Iterable[object]) -> int:
     return len(lines)
 
 
+# Settings that change how fast a run goes, never what it holds: a resumed run may differ in them.
+SPEED_ONLY = frozenset({"verify.workers"})
+
+
 def _config_diff(old: dict[str, object], new: dict[str, object], prefix: str = "") -> str | None:
     for key in sorted(set(old) | set(new)):
+        if f"{prefix}{key}" in SPEED_ONLY:
+            continue
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             d = _config_diff(a, b, f"{prefix}{key}.")

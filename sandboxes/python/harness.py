@@ -53,6 +53,8 @@ import math
 import operator
 import os
 import re
+import signal
+import socket
 import string
 import struct
 import sys
@@ -682,16 +684,12 @@ def _report(fd: int, passed: int, total: int, why: str, payload: object, fault: 
         data = data[os.write(fd, data) :]
 
 
-def main_main() -> None:
-    report_fd = os.dup(1)
-    os.dup2(2, 1)  # what trusted test code prints goes to stderr, never into the report
+def _run_job(job_bytes: bytes, report_fd: int, link_fd: int) -> None:
+    """One job of the trusted side: the job (JSON) in, one report line on ``report_fd``;
+    the peer (if the mode has one) on the socket ``link_fd``."""
     total = 0
     try:
-        os.chdir("/")
-        sys.path[:] = _stdlib_only_path()
-        if hasattr(sys, "set_int_max_str_digits"):
-            sys.set_int_max_str_digits(0)
-        job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+        job = json.loads(job_bytes.decode("utf-8"))
         mode = job["mode"]
         if mode not in _MODES and mode != "sat":
             raise ValueError(f"unknown mode {mode!r}")
@@ -699,25 +697,135 @@ def main_main() -> None:
             len(job.get("calls") or ()) if mode == "calls" else 1)
     except BaseException as exc:
         _report(report_fd, 0, total, "", None, _why("job", exc))
-        os._exit(0)
+        return
     if mode == "sat":
         passed, payload, why = _mode_sat(job)
         _report(report_fd, passed, total, why, payload, None)
-        os._exit(0)
-    link = _Link(4)
+        return
+    link = _Link(link_fd)
     try:
         link.next_id += 1
         send(link.fd, {"op": "load", "id": link.next_id, "source": str(job["candidate"])})
     except BaseException as exc:
         _report(report_fd, 0, total, "", None, _why("peer", exc))
-        os._exit(0)
+        return
     try:
         names = _loaded(link)
         passed, payload, why = _MODES[mode](job, link, names)
     except BaseException as exc:
         passed, payload, why = 0, None, _why("candidate", exc)
     _report(report_fd, passed, total, why, payload, None)
+
+
+def _trusted_setup() -> None:
+    os.chdir("/")
+    sys.path[:] = _stdlib_only_path()
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)
+
+
+def main_main() -> None:
+    """The trusted side as a program of its own (a fresh process per request): the job on
+    stdin, the report on stdout, the peer on fd 4."""
+    report_fd = os.dup(1)
+    os.dup2(2, 1)  # what trusted test code prints goes to stderr, never into the report
+    try:
+        _trusted_setup()
+        job_bytes = sys.stdin.buffer.read()
+    except BaseException as exc:
+        _report(report_fd, 0, 0, "", None, _why("job", exc))
+        os._exit(0)
+    _run_job(job_bytes, report_fd, 4)
     os._exit(0)
+
+
+# A resident trusted side leaves (and the runner forks a fresh one) after this many jobs,
+# or when a job left its heap this much larger than it was after its first job.
+RESIDENT_MAX_JOBS = 1000
+RESIDENT_MAX_GROWTH = 64 << 20
+_CATCHABLE = [s for s in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM",
+                          "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+                          "SIGPIPE", "SIGWINCH", "SIGURG", "SIGIO", "SIGPWR", "SIGTRAP", "SIGSYS")
+              if hasattr(signal, s)]
+
+
+def _vm_data() -> int:
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmData:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _read_fd(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, size, 0) if size else b""
+
+
+def resident_main() -> None:
+    """The trusted side kept between requests (runner protocol 2, "resident"): one process
+    per runner, forked by its zygote like any program, that never executes candidate code
+    and so needs no fresh process per request. Fd 3 is a SOCK_SEQPACKET socket to the
+    runner. Per job the runner sends ``{"argv": [...]}`` with five fds: the job (a memfd),
+    the report pipe, the stderr pipe, the mark pipe and the socket to this job's peer (a
+    fresh candidate process). It answers ``done`` once every fd of the job is closed. A
+    program of the runner's uid can signal it: every catchable signal is ignored, and a
+    kill or stop is seen by the runner (it forks a new one; the job in flight has no
+    report, which counts against the candidate)."""
+    for name in _CATCHABLE:
+        try:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+    ctl = socket.socket(fileno=3)
+    _trusted_setup()
+    base_path = list(sys.path)
+    recursion = sys.getrecursionlimit()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    baseline = 0
+    jobs = 0
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(ctl, 1 << 12, 8)
+        except OSError:
+            os._exit(0)
+        if not data or len(fds) != 5:
+            os._exit(0)  # the runner has gone, or sent something else: nothing to serve
+        job_fd, report_fd, err_fd, mark_fd, link_fd = fds
+        os.dup2(err_fd, 1)  # what trusted test code prints goes to the request's stderr
+        os.dup2(err_fd, 2)
+        try:
+            os.write(mark_fd, b"S")
+            _run_job(_read_fd(job_fd), report_fd, link_fd)
+        except MemoryError:
+            os.write(mark_fd, b"M")
+            os._exit(1)
+        except BaseException:
+            os._exit(1)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        for fd in fds:
+            os.close(fd)
+        sys.path[:] = base_path
+        sys.setrecursionlimit(recursion)
+        os.chdir("/")
+        jobs += 1
+        used = _vm_data()
+        baseline = baseline or used
+        last = jobs >= RESIDENT_MAX_JOBS or used > baseline + RESIDENT_MAX_GROWTH
+        ctl.send(b"last" if last else b"done")
+        if last:
+            os._exit(0)
 
 
 def _loaded(link: _Link) -> dict[str, object]:
@@ -734,9 +842,12 @@ def _loaded(link: _Link) -> dict[str, object]:
 
 
 def main() -> None:
-    """The runner calls this in a fresh child: ``harness.py main`` or ``harness.py peer``."""
+    """The runner calls this in a fresh child: ``harness.py main``, ``harness.py peer`` or
+    ``harness.py resident`` (the trusted side kept between requests)."""
     if sys.argv[1:] == ["peer"]:
         peer_main()
+    elif sys.argv[1:] == ["resident"]:
+        resident_main()
     else:
         main_main()
 

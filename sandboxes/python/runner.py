@@ -19,6 +19,10 @@ A request may ask for a *peer*: a second program, forked from Z too, connected t
 program by a socket (fd 4 in the main program, fd 3 in the peer). verigen's function-test
 harness uses it to run candidate code in a process of its own, apart from the trusted side.
 
+A request may also ask for its (trusted, registered) main program to run *resident*: one
+process of that program per runner, forked from Z once and kept between requests, that is
+sent each request's fds as a job (``_Resident``); the request's peer is still forked fresh.
+
 R is non-dumpable, so every process forked from it or from Z is too: a program of the same
 uid can neither ptrace another process nor open its ``/proc/<pid>/fd|mem``. R is a child
 subreaper (a double-forked grandchild is re-parented to R and found) and, as PID 1 of a
@@ -224,28 +228,37 @@ def _seccomp_filter() -> bytes:
 _FILTER = _seccomp_filter() if _AUDIT_ARCH is not None and _GUARDED is not None else b""
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+# Built once, here (in the zygote, before any fork): a child only makes the two prctl calls.
+# (Defining the ctypes structure in each child cost it ~1 ms of copy-on-write faults.)
+_FILTER_BUF = ctypes.create_string_buffer(_FILTER, len(_FILTER)) if _FILTER else None
+_FILTER_PROG = (_SockFprog(len(_FILTER) // 8, ctypes.cast(_FILTER_BUF, ctypes.c_void_p))
+                if _FILTER_BUF is not None else None)
+_FILTER_PROG_REF = ctypes.byref(_FILTER_PROG) if _FILTER_PROG is not None else None
+
+
 def _install_filter() -> None:
     """PR_SET_NO_NEW_PRIVS, then the filter (where this architecture has a table)."""
-    if not _FILTER:
+    if _FILTER_PROG_REF is None:
         return
-    buf = ctypes.create_string_buffer(_FILTER, len(_FILTER))
-
-    class _Prog(ctypes.Structure):
-        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
-
-    prog = _Prog(len(_FILTER) // 8, ctypes.cast(buf, ctypes.c_void_p))
     if _LIBC.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
-    if _LIBC.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    if _LIBC.prctl(22, 2, _FILTER_PROG_REF, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
 
 
 def _oom_first() -> None:
     """Under memory pressure the kernel's OOM killer should pick a program before the
     runner (backends without a memory cgroup: a fork bomb of memory hogs)."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as fh:
-            fh.write("1000")
+    try:  # os-level calls: a file object would cost the child more copy-on-write faults
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"1000")
+        finally:
+            os.close(fd)
     except OSError:
         pass
 
@@ -628,11 +641,12 @@ def _reap_all() -> None:
             return
 
 
-def _kill_all(zygote: _Zygote, spawned: list[int]) -> bool:
-    """Kills every process but us and the zygote; True when none is left and the zygote
-    has reaped (and reported) everything it forked for this request."""
+def _kill_all(zygote: _Zygote, spawned: list[int], keep: int | None = None) -> bool:
+    """Kills every process but us, the zygote and ``keep`` (a resident trusted side that
+    stays); True when none is left and the zygote has reaped (and reported) everything it
+    forked for this request."""
     for _ in range(300):
-        victims = [pid for pid in _processes() if pid != zygote.pid]
+        victims = [pid for pid in _processes() if pid != zygote.pid and pid != keep]
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -990,6 +1004,174 @@ class _Request:
         self.fds = []
 
 
+# ---------------------------------------------------------------- the resident trusted side
+
+_LOADED: set[str] = set()  # trusted programs the zygote holds (the "load" op succeeded)
+_RESIDENT_CPU_S = 1e9  # a resident side's own CPU limit: the wall clock of each job bounds it
+
+
+class _Resident:
+    """The trusted side of a registered program kept between requests (a request with
+    ``"resident": true``, a peer and a loaded ``program``): forked by the zygote like any
+    program, from the same pristine state, it never executes candidate code (the request's
+    peer, forked fresh for each request, does), so it need not be a fresh process each
+    time. It serves one job at a time over a SOCK_SEQPACKET socket (see harness.py
+    ``resident_main``). R replaces it after a job that did not end with its ``done`` (a
+    timeout, its death, output over the cap), when it says its job was its ``last``, when
+    its vitals changed (stopped, reniced, new rlimits: the candidate's doing) and with the
+    limits of a request that differ from its own."""
+
+    def __init__(self, zygote: _Zygote, program: str, limits: dict) -> None:
+        self.key = _Resident.key_of(program, limits)
+        own = dict(limits, cpu_s=_RESIDENT_CPU_S)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        payload = _memfd(json.dumps({"cwd": "/", "argv": ["resident"], "program": program}).encode("utf-8"),
+                         "payload")
+        null = os.open(os.devnull, os.O_RDWR)
+        ctl = theirs.detach()
+        try:
+            ((self.pid, self.pidfd),) = zygote.spawn(own, [([payload, null, null, null, ctl], None)])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            for fd in (payload, null, ctl):
+                os.close(fd)
+        self.sock = ours
+        self.baseline: tuple[str, str, str] | None = None  # vitals, taken after its first job
+        self.keep = True
+
+    @staticmethod
+    def key_of(program: str, limits: dict) -> tuple[object, ...]:
+        return (program, limits.get("memory_mb"), limits.get("max_processes"), limits.get("max_file_bytes"))
+
+    def alive(self) -> bool:
+        ready, _, _ = select.select([self.pidfd], [], [], 0)
+        return not ready
+
+    def send_job(self, argv: list[str], fds: list[int]) -> None:
+        socket.send_fds(self.sock, [json.dumps({"argv": argv}).encode("utf-8")], fds)
+
+    def healthy(self) -> bool:
+        """Its vitals as after its first job (or none taken yet: take them now)."""
+        now = _vitals(self.pid)
+        if now is None or now[0] not in "RS":
+            return False
+        if self.baseline is None:
+            self.baseline = now
+        return now[1:] == self.baseline[1:]
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            os.close(self.pidfd)
+        except OSError:
+            pass
+
+    def pump(self, program: _Program, out: _Output, fds: list[int],
+             deadline: float) -> tuple[tuple[int, float] | None, bool]:
+        """``_Program.pump`` for a job: the job ends with the resident side's ``done`` (or
+        ``last``) on its socket, or its death."""
+        open_fds = list(fds)
+        exited: tuple[int, float] | None = None
+        lost = False
+        grace_end: float | None = None
+        while not out.over:
+            now = time.monotonic()
+            end = deadline if grace_end is None else min(deadline, grace_end)
+            if now >= end or ((exited is not None or lost) and not open_fds):
+                break
+            waiting = open_fds + ([self.sock.fileno(), self.pidfd] if grace_end is None else [])
+            ready, _, _ = select.select(waiting, [], [], end - now)
+            if grace_end is None and (self.sock.fileno() in ready or self.pidfd in ready):
+                word = b""
+                try:
+                    word = self.sock.recv(16, socket.MSG_DONTWAIT)
+                except OSError:
+                    pass
+                if word in (b"done", b"last"):
+                    exited = (0, 0.0)
+                    self.keep = word == b"done"
+                else:  # it died in the job (killed, or out of memory)
+                    self.keep = False
+                    exited = program.zygote.wait_exit(self.pid, 2.0)
+                    lost = exited is None
+                if program.peer is not None:
+                    _kill_quietly(program.peer)
+                grace_end = time.monotonic() + _EXIT_GRACE_S
+                continue
+            for fd in ready:
+                if fd not in open_fds:
+                    continue
+                data = os.read(fd, _CHUNK)
+                if not data:
+                    open_fds.remove(fd)
+                else:
+                    out.add(fd, data)
+        timed_out = exited is None and not lost and not out.over and time.monotonic() >= deadline
+        if exited is None or out.over:
+            self.keep = False
+        return exited, timed_out
+
+
+class _Slot:
+    """R's one resident trusted side (or none)."""
+
+    resident: _Resident | None = None
+
+
+_SLOT = _Slot()
+
+
+def _resident_for(req: dict, zygote: _Zygote) -> _Resident | None:
+    """The resident side that runs this request's main program, started when needed; None
+    when the request runs as a program of its own."""
+    program = req.get("program")
+    if req.get("resident") is not True or req.get("peer") is None or program not in _LOADED:
+        return None
+    limits = req["limits"]
+    current = _SLOT.resident
+    if current is not None and (current.key != _Resident.key_of(str(program), limits) or not current.alive()):
+        _retire(zygote)
+        current = None
+    if current is None:
+        current = _SLOT.resident = _Resident(zygote, str(program), limits)
+    return current
+
+
+def _retire(zygote: _Zygote) -> bool:
+    """Kills and reaps the resident side; True when its exit was seen."""
+    current, _SLOT.resident = _SLOT.resident, None
+    if current is None:
+        return True
+    _kill_quietly(current.pid)
+    seen = zygote.wait_exit(current.pid, 2.0) is not None
+    zygote.exits.pop(current.pid, None)
+    current.close()
+    return seen
+
+
+def _handle_resident(req: dict, zygote: _Zygote, resident: _Resident, res: _Request,
+                     spawned: list[int], start: float) -> tuple[tuple[int, float] | None, bool, _Output]:
+    """The request's peer forked fresh, its main side sent to the resident one as a job."""
+    limits = req["limits"]
+    out = _Output(int(limits["max_output_bytes"]))
+    assert res.peer_fds is not None
+    ((peer_pid, peer_pidfd),) = zygote.spawn(limits, [(res.peer_fds, None)])
+    spawned.append(peer_pid)
+    res.fds.append(peer_pidfd)
+    _, stdin_fd, out_w, err_w, mark_w, main_end = res.main_fds
+    try:
+        resident.send_job([str(a) for a in req.get("argv") or []], [stdin_fd, out_w, err_w, mark_w, main_end])
+    except OSError:
+        resident.keep = False
+        raise
+    res.close_child_side()
+    program = _Program(zygote, peer_pid, peer_pidfd, peer_pid)
+    exited, timed_out = resident.pump(program, out, [res.out_r, res.err_r], start + float(limits["timeout_s"]))
+    return exited, timed_out, out
+
+
 def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]]:
     """Runs one request. Returns (response without id, its resources for cleanup, the
     pids forked for it)."""
@@ -1001,6 +1183,20 @@ def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]
         res.prepare(req)
     except (OSError, ValueError, KeyError, TypeError) as exc:  # a bad request: never a verdict
         return _error(f"runner: bad request: {exc!r}"), res, spawned
+    try:
+        resident = _resident_for(req, zygote)
+        if resident is not None:
+            exited, timed_out, out = _handle_resident(req, zygote, resident, res, spawned, start)
+            marks = _read_marks(res.mark_r)
+            state, code, detail = _classify(exited, timed_out, marks, out, _cpu_limit(limits))
+            return {"status": state, "exit_code": code, "stdout_b64": out.get(res.out_r),
+                    "stderr_b64": out.get(res.err_r), "wall_s": time.monotonic() - start,
+                    "detail": detail}, res, spawned
+    except (OSError, EOFError) as exc:
+        res.close_child_side()
+        if _SLOT.resident is not None:
+            _SLOT.resident.keep = False
+        return _error(f"runner: cannot start the program: {exc}"), res, spawned
     out = _Output(int(limits["max_output_bytes"]))
     try:
         groups = [(res.main_fds, 3)] + ([(res.peer_fds, None)] if res.peer_fds is not None else [])
@@ -1063,7 +1259,15 @@ class _Health:
 def _cleanup(zygote: _Zygote, res: _Request | None, spawned: list[int], opts: _Options) -> bool:
     """After a program: True only when we can prove nothing of it is left, the zygote
     included (a program could have stopped or killed it: it must still answer)."""
-    clean = _kill_all(zygote, spawned)
+    resident = _SLOT.resident
+    if resident is not None and not resident.keep:
+        spawned = [*spawned, resident.pid]  # killed with the program's processes, its exit awaited
+        _SLOT.resident = None
+        resident.close()
+        resident = None
+    clean = _kill_all(zygote, spawned, keep=None if resident is None else resident.pid)
+    if resident is not None and not resident.healthy():
+        clean = _retire(zygote) and clean
     if res is not None:
         res.close()
         for path in res.dirs:
@@ -1156,6 +1360,8 @@ def main() -> int:
                 error = zygote.load(str(req["name"]), str(req["code"]))
             except EOFError as exc:
                 error = str(exc)
+            if error is None:
+                _LOADED.add(str(req["name"]))
             _write_frame(wfd, {"loaded": req.get("name"), "ok": error is None, "detail": error or ""})
         elif op == "batch":
             # Per request: a response frame and a clean frame; stop after a program the

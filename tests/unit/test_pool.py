@@ -95,3 +95,40 @@ def test_identical_candidates_are_checked_once_but_errors_are_not_shared() -> No
     # "7" once, "8" once, "flaky" twice (its ERROR was not shared), and "8" again for problem q
     assert sorted(verifier.checks) == ["7", "8", "8", "flaky", "flaky"]
     assert other.outcome is Outcome.ACCEPTED
+
+
+def test_default_workers_follow_the_verifier_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from verigen.sandbox.base import RUNNERS_PER_CORE
+    from verigen.verify.pool import default_workers, open_pool
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    inproc, sandboxed = ToyVerifier(), ToyVerifier()
+    inproc.needs_process_isolation = True  # type: ignore[misc]
+    sandboxed.needs_process_isolation = False  # type: ignore[misc]
+    assert default_workers(inproc) == 3
+    assert default_workers(sandboxed) == RUNNERS_PER_CORE * 3
+    pool = open_pool(sandboxed, workers=None, dedup=False)
+    try:
+        assert isinstance(pool, ThreadVerifyPool)
+        assert pool._executor._max_workers == RUNNERS_PER_CORE * 3
+    finally:
+        pool.close()
+
+
+def test_a_run_resumes_with_other_verify_workers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """verify.workers changes speed, never results: a resumed run may set it differently,
+    any other setting still refuses."""
+    import tomli_w
+
+    from verigen.config import build_config, to_toml_dict
+    from verigen.errors import UsageError
+    from verigen.rundir import CONFIG, RunDir
+
+    old = build_config(overrides=["verify.workers=2"])
+    (tmp_path / CONFIG).write_text(tomli_w.dumps(to_toml_dict(old)))
+    assert RunDir.check(tmp_path, build_config(overrides=["verify.workers=7"])) is True
+    assert RunDir.check(tmp_path, build_config()) is True
+    with pytest.raises(UsageError, match=r"sampling\.n"):
+        RunDir.check(tmp_path, build_config(overrides=["verify.workers=2", "sampling.n=3"]))

@@ -66,7 +66,7 @@ class SampleWorker:
 class VerifyWorker:
     """One verifier and its warm pool (worker processes, sandbox runners), fed in batches."""
 
-    def __init__(self, spec: VerifierSpec, workers: int, time_limit_s: float, cwd: str) -> None:
+    def __init__(self, spec: VerifierSpec, workers: int | None, time_limit_s: float, cwd: str) -> None:
         _enter(cwd)
         self._verifier = spec.build()
         try:

@@ -174,6 +174,7 @@ def _request_obj(request_id: int, request: ExecRequest) -> dict[str, object]:
         "id": request_id,
         **_source(request.code, request.program, request.argv),
         "peer": None if request.peer is None else _peer_obj(request.peer),
+        "resident": request.resident,
         "stdin_b64": base64.b64encode(request.stdin).decode("ascii"),
         "files": {k: base64.b64encode(v).decode("ascii") for k, v in request.files.items()},
         "limits": {

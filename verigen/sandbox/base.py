@@ -8,6 +8,11 @@ from typing import Protocol, runtime_checkable
 
 from verigen.sandbox.types import ExecRequest, ExecResult
 
+# Default runners per CPU core (bwrap and docker): a program that talks to a peer (the
+# function-test harness) spends much of its time handing messages between processes, so
+# one runner per core leaves the cores idle between hand-offs.
+RUNNERS_PER_CORE = 2
+
 
 @runtime_checkable
 class Sandbox(Protocol):

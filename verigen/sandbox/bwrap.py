@@ -27,6 +27,7 @@ from types import TracebackType
 from verigen.errors import UsageError
 from verigen.sandbox._files import runner_source
 from verigen.sandbox._runner_client import PipeTransport, RunnerPool, Transport
+from verigen.sandbox.base import RUNNERS_PER_CORE
 from verigen.sandbox.types import ExecRequest, ExecResult
 
 log = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ class BwrapSandbox:
         bwrap = find_bwrap()
         if bwrap is None:  # for the type checker; the probe above found it
             raise UsageError("bwrap sandbox unavailable: bwrap vanished")
-        size = workers if workers is not None else (os.cpu_count() or 1)
+        size = workers if workers is not None else RUNNERS_PER_CORE * (os.cpu_count() or 1)
         self.workers = size
         # One long-lived thread starts every bwrap (see spawn_bwrap_runner).
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bwrap-spawn")

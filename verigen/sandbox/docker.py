@@ -34,6 +34,7 @@ from verigen.errors import UsageError
 from verigen.sandbox._docker_transport import AttachTransport, container_oom_kills
 from verigen.sandbox._files import runner_sha256, sandbox_dir
 from verigen.sandbox._runner_client import RunnerPool, Transport, TransportError
+from verigen.sandbox.base import RUNNERS_PER_CORE
 from verigen.sandbox.types import ExecRequest, ExecResult, ExecStatus
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 class DockerSandbox:
-    """Runs programs in ``workers`` warm Docker containers (default: one per CPU core), each
+    """Runs programs in ``workers`` warm Docker containers (default: two per CPU core), each
     capped by ``limits`` (``ContainerLimits``).
 
     Raises ``UsageError`` when no daemon answers or the image is missing (see
@@ -233,7 +234,7 @@ class DockerSandbox:
         limits: ContainerLimits | None = None,
     ) -> None:
         if workers is None:
-            workers = os.cpu_count() or 1
+            workers = RUNNERS_PER_CORE * (os.cpu_count() or 1)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise UsageError(f"docker sandbox workers must be an integer >= 1, got {workers!r}")
         image = image or default_image()

@@ -55,9 +55,15 @@ class ExecRequest:
     argv: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     peer: ExecPeer | None = None
+    # With a ``program`` and a ``peer``: the main program may run in the runner's resident
+    # instance of that trusted program (kept between requests, never running candidate
+    # code; the peer is always a fresh process). See sandboxes/python/PROTOCOL.md.
+    resident: bool = False
 
     def __post_init__(self) -> None:
         _one_source("ExecRequest", self.code, self.program)
+        if self.resident and (self.program is None or self.peer is None):
+            raise ValueError("ExecRequest(resident=True) needs a program and a peer")
 
 
 def _one_source(what: str, code: str, program: str | None) -> None:

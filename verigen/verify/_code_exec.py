@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 Mode = Literal["tests", "calls", "sol", "sat"]
 HARNESS = "harness"  # the shipped program's name (verigen.sandbox._files.SHIPPED_PROGRAMS)
 _PEER = ExecPeer(program=HARNESS, argv=("peer",))
+# The trusted side runs in the runner's resident harness (one per runner, kept between
+# requests) unless VERIGEN_RESIDENT_HARNESS=0: then a fresh process per request, as the
+# candidate's side always is (for comparison runs and as a fallback).
+_RESIDENT = os.environ.get("VERIGEN_RESIDENT_HARNESS", "1") != "0"
 # Fences open and close at the start of a line: "```" inside a string literal is not one.
 _FENCE = re.compile(r"^[ \t]*```([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
 _PY_LABELS = {"python", "py", "python3", "py3"}
@@ -102,8 +107,9 @@ def harness_request(job: HarnessJob, limits: Limits) -> ExecRequest:
     """The harness as main program, the job on its stdin; the candidate's process as its
     peer (``sat`` runs trusted code only and needs none)."""
     body = json.dumps(job.to_json()).encode("utf-8")
-    return ExecRequest(program=HARNESS, argv=("main",), stdin=body, limits=limits,
-                       peer=None if job.mode == "sat" else _PEER)
+    peer = None if job.mode == "sat" else _PEER
+    return ExecRequest(program=HARNESS, argv=("main",), stdin=body, limits=limits, peer=peer,
+                       resident=peer is not None and _RESIDENT)
 
 
 def parse_report(stdout: str) -> HarnessReport | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import traceback
@@ -23,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+from verigen.sandbox.base import RUNNERS_PER_CORE as SANDBOX_RUNNERS_PER_CORE
 from verigen.types import Outcome, Problem, Verdict
 from verigen.verify.base import Verifier
 
@@ -266,10 +268,20 @@ class DedupPool:
         self.inner.close()
 
 
-def open_pool(verifier: Verifier, *, workers: int, time_limit_s: float | None = None,
+def default_workers(verifier: Verifier) -> int:
+    """Checks in flight when the config leaves it open: one per CPU core where each check
+    is CPU work in a pool process; two per core where each runs in a sandbox runner (a
+    check there is a few processes handing messages to each other: with one per core the
+    cores idle between the hand-offs)."""
+    cores = os.cpu_count() or 1
+    return cores if verifier.needs_process_isolation else SANDBOX_RUNNERS_PER_CORE * cores
+
+
+def open_pool(verifier: Verifier, *, workers: int | None, time_limit_s: float | None = None,
               dedup: bool = True) -> VerifyPool:
     """The right pool for ``verifier`` (see ``Verifier.needs_process_isolation``), checking
-    identical candidates once (``dedup``)."""
+    identical candidates once (``dedup``); ``workers`` None: ``default_workers``."""
+    workers = default_workers(verifier) if workers is None else workers
     pool: VerifyPool
     if verifier.needs_process_isolation:
         pool = ProcessVerifyPool(verifier, workers=workers, time_limit_s=time_limit_s)
