@@ -298,6 +298,9 @@ def test_rest_on_ray_equals_the_local_executor(cluster: Cluster) -> None:
     # The M-step trained on the driver from the same rows: the same steps, a checkpoint in place.
     trained = [_json_file(d / "iter_1" / "mstep" / "train.json") for d in (local, remote)]
     assert trained[0]["rows"] == trained[1]["rows"] == 4 and trained[0]["steps"] == trained[1]["steps"] == 2
+    # (on the CPU, seeded, the same rows in the same order train the same weights)
+    assert trained[0]["train_loss"] == trained[1]["train_loss"]
+    assert trained[0]["checkpoint_sha256"] == trained[1]["checkpoint_sha256"]
     assert Path(trained[1]["checkpoint"], "model.safetensors").is_file()
     assert str(remote) in trained[1]["checkpoint"]
     loops = [_json_file(d / "loop.json") for d in (local, remote)]
