@@ -350,3 +350,16 @@ def test_a_local_session_reuses_its_sampler_until_the_spec_changes(tmp_path: Pat
         pool = local.pool(Judge("new"), workers=1)
         assert local.pool(Judge("new"), workers=1) is pool
         assert pool.submit(problem(0), "new").result(timeout=10).outcome is Outcome.ACCEPTED
+
+
+@pytest.mark.parametrize("command", [
+    ["rest", "--task", "arithmetic", "--eval-task", "arithmetic", "--backend", "fake", "--model", "echo"],
+    ["selfplay", "--backend", "fake", "--model", "echo"],
+])
+def test_the_loops_take_the_executor_options_and_refuse_bad_ones_before_writing(command: list[str], tmp_path: Path) -> None:
+    for flags, needle in ((["--executor", "slurm"], "bad --executor 'slurm'"),
+                          (["--ray-samplers", "2"], "--ray-samplers needs --executor ray")):
+        res = subprocess.run([sys.executable, "-m", "verigen.cli", *command, *flags, "--out", str(tmp_path / "o")],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert not (tmp_path / "o").exists()
