@@ -290,6 +290,13 @@ def test_rest_on_ray_equals_the_local_executor(cluster: Cluster) -> None:
     for stage in stages:
         _same_run(local / stage, remote / stage, exports=stage.endswith("estep"), same_config=False)
         assert _samples(remote / stage), f"{stage}: no samples"
+        # The same resolved config and sampler record: either executor resumes the other's loop.
+        config = [(d / stage / "config.toml").read_text().replace(str(d), "LOOP") for d in (local, remote)]
+        assert config[0] == config[1], stage
+        samplers = [_json_file(d / stage / "manifest.json")["sampler"] for d in (local, remote)]
+        assert samplers[0] == samplers[1], stage
+    loop_configs = [(d / "loop-config.json").read_text().replace(str(d), "LOOP") for d in (local, remote)]
+    assert loop_configs[0] == loop_configs[1]
     for label in ("heldout-arithmetic-test", "train-arithmetic-train"):
         metrics = [_json_file(d / "iter_1" / "eval" / f"{label}.json")["metrics"] for d in (local, remote)]
         assert metrics[0] == metrics[1]
