@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from verigen.cli_executor import ExecutorOpt, RayAddressOpt, RaySamplersOpt, RayVerifiersOpt, executor_options
 from verigen.cli_tasks import app as tasks_app
 from verigen.errors import UsageError
 from verigen.task import parse_task_args
@@ -76,11 +77,6 @@ DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Local benchmar
 SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap or docker.")]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster).")]
-RayAddressOpt = Annotated[str | None, typer.Option(
-    "--ray-address", help="host:port of an existing Ray cluster's head (default: a private one on 127.0.0.1).")]
-RaySamplersOpt = Annotated[int | None, typer.Option("--ray-samplers", help="Sampler actors (model replicas) on Ray.")]
-RayVerifiersOpt = Annotated[int | None, typer.Option("--ray-verifiers", help="Verifier actors on Ray.")]
 SelectOpt = Annotated[str | None, typer.Option(
     "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood).")]
 ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
@@ -177,10 +173,7 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
         select: SelectOpt = None, scorer_model: ScorerOpt = None,
     ) -> None:
-        from verigen.executors import ExecutorOptions
-
-        where = ExecutorOptions.parse(executor, ray_address=ray_address, ray_samplers=ray_samplers,
-                                      ray_verifiers=ray_verifiers)
+        where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
         _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
@@ -394,19 +387,27 @@ def selfplay_cmd(
     data_dir: DataOpt = None,
     sandbox: SandboxOpt = None,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 2,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_samplers: RaySamplersOpt = None,
+    ray_verifiers: RayVerifiersOpt = None,
 ) -> None:
     """Self-taught puzzles: the model writes P3 puzzles, verigen keeps those that prove themselves.
 
     Writes OUT/p3/puzzles.json (+ split.json; load with --task p3 --data-dir OUT --split train),
     sft.jsonl, rounds.jsonl (counts per round) and puzzles.jsonl (every puzzle's verdict).
-    --set model.KEY=VALUE sets backend options.
+    --set model.KEY=VALUE sets backend options. With --executor ray the puzzles and solutions
+    are sampled and the solutions checked on Ray actors (up for every round); screening and
+    the output files stay here.
     """
     from verigen.config import build_config
-    from verigen.engine import check_model
-    from verigen.sampling.base import create_sampler
-    from verigen.selfplay import AdmissionConfig, SelfPlayConfig, run_selfplay
+    from verigen.engine import SamplerSpec, check_model
+    from verigen.executors import session
+    from verigen.selfplay import AdmissionConfig, PuzzleVerifierSpec, SelfPlayConfig, check_out, run_selfplay
     from verigen.task import TaskContext, create_task
     from verigen.types import SamplingParams
+
+    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
 
     bad = [s for s in set_ or [] if not s.startswith("model.")]
     if bad:
@@ -418,13 +419,12 @@ def selfplay_cmd(
                             top_p=config.sampling.top_p)
     sp = SelfPlayConfig(rounds=rounds, puzzles=puzzles, attempts=attempts, fewshot=fewshot, seed=seed,
                         write_params=params, solve_params=params, admission=AdmissionConfig(workers=workers))
-    options = check_model(config.model)
-    sampler = create_sampler(config.model.backend, config.model.name, options)
-    try:
-        counts = run_selfplay(sampler=sampler, seed_task=task, out=out_dir, config=sp,
-                              progress=lambda line: err.print(escape(line), highlight=False))
-    finally:
-        sampler.close()
+    spec = SamplerSpec(backend=config.model.backend, model=config.model.name, options=check_model(config.model))
+    check_out(out_dir)  # before a model loads or a cluster starts
+    with session(where) as workers_at:
+        counts = run_selfplay(sampler=workers_at.sampler(spec), seed_task=task, out=out_dir, config=sp,
+                              progress=lambda line: err.print(escape(line), highlight=False),
+                              pool=workers_at.pool(PuzzleVerifierSpec(sandbox=task.ctx.sandbox), workers=workers))
     for c in counts:
         out.print(f"round {c.round}: generated {c.generated}  parsed {c.parsed}  non-trivial {c.non_trivial}  "
                   f"solved {c.solved}  kept {c.kept}  errors {c.errors}", highlight=False)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from verigen.cli_executor import ExecutorOpt, RayAddressOpt, RaySamplersOpt, RayVerifiersOpt, executor_options
 from verigen.config import Raw, apply_override, describe_error, load_toml
 from verigen.errors import UsageError
 from verigen.train._config import TrainConfig
@@ -85,10 +86,20 @@ def rest_cmd(
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config (task, train, rest...).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    ray_samplers: RaySamplersOpt = None,
+    ray_verifiers: RayVerifiersOpt = None,
 ) -> None:
-    """ReST-EM: sample, verify, fine-tune the base model, evaluate held-out and train; repeat."""
+    """ReST-EM: sample, verify, fine-tune the base model, evaluate held-out and train; repeat.
+
+    With --executor ray, sampling and verification run on Ray actors (kept up for the whole
+    loop); the M-step trains here, on the driver.
+    """
     from verigen.loops import RestLoop, build_loop_config
     from verigen.progress import RichProgress
+
+    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
 
     base: dict[str, object] = {}
     t = {k: v for k, v in {"name": task, "limit": limit, "data_dir": str(data_dir) if data_dir else None}.items() if v is not None}
@@ -112,7 +123,7 @@ def rest_cmd(
         cfg = cfg.model_copy(update={"rest": cfg.rest.model_copy(update={"eval_tasks": tasks})})
     target = out_dir or Path("runs") / f"rest-{cfg.task.name}"
     with RichProgress(err) as progress:
-        manifest = RestLoop(cfg, target, progress).run()
+        manifest = RestLoop(cfg, target, progress, executor=where).run()
     out.print(f"loop: {escape(str(target / 'loop.json'))}  report: {escape(str(target / 'report.md'))}", highlight=False)
     from verigen.loops._rest_report import table_rows
 

@@ -4,8 +4,9 @@ Run as ``unshare --net -- python -m tests.integration._ray_cluster WORK ARGS_JSO
 network namespace has only ``lo``, so no Ray socket can be reached from, or reach, anything
 but this namespace (Ray may bind an interface address even when told 127.0.0.1; here there
 is none to bind). It starts a head node and one more worker node (``ray start --block``),
-runs the runs the test asks for, SIGSTOPs and SIGKILLs actors mid-run, and writes what it
-saw to ``WORK/scenario.json``. The test (outside) compares the run directories.
+runs the runs the test asks for, SIGSTOPs and SIGKILLs actors mid-run, watches which actor
+processes a loop (``rest``, ``selfplay``) runs on, and writes what it saw to
+``WORK/scenario.json``. The test (outside) compares the run directories.
 
 Only processes this script started (and their descendants, found by parent pid) are
 signalled; ``ray stop`` is never used (it kills every Ray process on the machine by name).
@@ -27,6 +28,7 @@ from pathlib import Path
 
 PORT = 6379  # the namespace is private: no other cluster can hold this port
 NODE_TIMEOUT_S = 90.0
+LOOP_INPUTS = "loop-inputs-ready"  # the runs of rest and selfplay wait for this file in WORK
 
 
 def _children() -> dict[int, list[int]]:
@@ -177,6 +179,38 @@ def kill_mid_run(cmd: list[str], out: Path, log: Path, roots: list[int], at_leas
     return {"rc": rc, "killed": killed, "rows_at_kill": [sampler_at, verifier_at], "log": log.read_text()[-20000:]}
 
 
+def watch_actors(cmd: list[str], log: Path, roots: list[int]) -> dict[str, object]:
+    """Run a loop to its end, noting every sampler and verifier actor process it ran on: a
+    loop that kept its actors across stages shows one process per actor, whatever the
+    number of stages."""
+    seen: dict[str, set[int]] = {"SampleWorker": set(), "VerifyWorker": set()}
+    before = {cls: set(actor_pids(roots, cls)) for cls in seen}  # an earlier run's actors, not yet gone
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            while proc.poll() is None and time.monotonic() < deadline:
+                for cls, pids in seen.items():
+                    pids.update(actor_pids(roots, cls))
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            rc = proc.wait()
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(cmd[3:5])} failed ({rc}): {log.read_text()[-3000:]}")
+    return {cls: sorted(pids - before[cls]) for cls, pids in seen.items()}
+
+
+def wait_file(path: Path) -> None:
+    """The test writes the loops' inputs (a tiny model, scripts) while the cluster starts."""
+    deadline = time.monotonic() + NODE_TIMEOUT_S
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} did not appear within {NODE_TIMEOUT_S:g}s")
+        time.sleep(0.2)
+
+
 def main(work: Path, spec: dict[str, list[str]]) -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     report: dict[str, object] = {"interfaces": interfaces()}
@@ -203,10 +237,15 @@ def main(work: Path, spec: dict[str, list[str]]) -> None:
         ray_args = ["--executor", "ray", "--ray-address", address, "--ray-verifiers", "2"]
         report["seconds"] = {"cluster": round(time.monotonic() - t0, 1)}
         for name, (mode, *args) in spec.items():
+            if mode in ("rest", "selfplay"):
+                wait_file(work / LOOP_INPUTS)
             t1 = time.monotonic()
             if name.startswith("kill"):
                 report[name] = kill_mid_run(verigen(mode, args, work / name, *ray_args), work / name, work / f"{name}.log",
                                             roots, at_least=8)
+            elif mode in ("rest", "selfplay"):  # one verifier actor: a loop's test is that it keeps its actors
+                report[name] = watch_actors(verigen(mode, args, work / name, *ray_args[:-1], "1"), work / f"{name}.log",
+                                            roots)
             else:
                 run_cli(verigen(mode, args, work / name, *ray_args), work / f"{name}.log")
             report["seconds"][name] = round(time.monotonic() - t1, 1)  # type: ignore[index]

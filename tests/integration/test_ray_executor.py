@@ -4,7 +4,10 @@ loopback only: the cluster lives in a network namespace whose one interface is `
 The same generate and evaluate runs (math, and HumanEval in bwrap sandboxes) on the local
 executor and on Ray give the same samples, verdicts, metrics and exports; a run whose
 verifier actors and sampler actor are killed in the middle (each with a batch in flight)
-still ends with every sample exactly once.
+still ends with every sample exactly once. The loops too, on the same cluster: a ReST-EM
+iteration (fake sampler, the tiny real M-step on the driver) and two self-play rounds (fake
+sampler, solutions checked in bwrap on the verifier actors) write the same files with the
+same rows as on the local executor, each on one set of actors for all its stages.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import data_dir, skip_or_fail
+from tests.integration._ray_cluster import LOOP_INPUTS
 
 REPO = Path(__file__).resolve().parents[2]
 NO_REPORT = ["--set", "output.report_plots=false", "--set", "output.report_html=false"]
@@ -107,11 +111,70 @@ def _code_runs(work: Path) -> tuple[list[str] | None, str]:
             str(work / "code.json"), "--sandbox", "bwrap", "--data-dir", str(data), *NO_REPORT], ""
 
 
+def _rest_args(work: Path) -> tuple[list[str], str]:
+    """One ReST-EM iteration (``_rest_inputs``), or why not."""
+    for mod in ("trl", "datasets", "torch", "transformers"):
+        if importlib.util.find_spec(mod) is None:
+            return [], f"train: {mod} is not installed (pip install 'verigen[train,transformers]')"
+    return ["rest", "--config", str(work / "rest.toml")], ""
+
+
+def _rest_inputs(work: Path) -> None:
+    """The fake sampler for the E-step and the evaluations, two optimizer steps of the tiny
+    Llama for the M-step (on the driver)."""
+    from tests.integration._tiny_model import save_tiny_llama
+    from tests.integration.test_rest_loop import _script as rest_script
+
+    tiny = save_tiny_llama(work / "tiny")
+    script = rest_script(work / "rest.json")
+    (work / "rest.toml").write_text(f"""
+[task]
+name = "arithmetic"
+limit = 4
+[model]
+backend = "fake"
+name = "{script}"
+[sampling]
+n = 2
+[train]
+max_steps = 2
+batch_size = 2
+learning_rate = 1e-3
+device = "cpu"
+max_length = 256
+[rest]
+iterations = 1
+base_model = "{tiny}"
+max_per_problem = 1
+eval_tasks = [{{ name = "arithmetic", split = "test", limit = 3 }}]
+[output]
+report_plots = false
+[output.decontam]
+against = []
+""")
+
+
+def _selfplay_args(work: Path) -> tuple[list[str], str]:
+    """Two self-play rounds scripted with kept, trivial, duplicate and unsolved puzzles."""
+    from tests.integration.test_selfplay import _script as selfplay_script
+    from tests.integration.test_selfplay import _seed_data
+    from verigen.sandbox import select
+
+    reason = select.bwrap_unavailable_reason()
+    if reason is not None:
+        return [], f"bwrap: {reason}"
+    seed = _seed_data(work / "selfplay-seed")
+    return ["selfplay", "--backend", "fake", "--model", str(selfplay_script(work / "selfplay.json")),
+            "--seed-task", "p3", "--rounds", "2", "--puzzles", "8", "--attempts", "2", "--data-dir", str(seed),
+            "--sandbox", "bwrap"], ""
+
+
 @dataclass(frozen=True)
 class Cluster:
     work: Path
     report: dict[str, Any]
     code_skipped: str
+    skipped: dict[str, str]  # run name -> "part: why" it was not run
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +198,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     code, code_skipped = _code_runs(work)
     if code is not None:
         runs["ray-code"] = code
+    # The loops run last; their inputs (a tiny model to train) are made while the cluster starts.
+    loops = {"loop-rest": _rest_args(work), "loop-selfplay": _selfplay_args(work)}
+    skipped = {name: why for name, (_, why) in loops.items() if why}
+    runs.update({name: args for name, (args, why) in loops.items() if not why})
     proc = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "tests.integration._ray_cluster",
                              str(work), json.dumps(runs)], stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:  # the local runs, while the cluster starts
+        if "loop-rest" in runs:
+            _rest_inputs(work)
+        (work / LOOP_INPUTS).touch()
         _local(gen, work / "local-gen")
         _local(evaluate, work / "local-eval")
         _local(kill[:-2], work / "local-kill")
         if code is not None:
             _local(code, work / "local-code")
+        for name in ("loop-rest", "loop-selfplay"):
+            if name in runs:
+                _local(runs[name], work / f"local-{name}")
         _, stderr = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
@@ -150,7 +223,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
             proc.wait()
     nodes_log = work / "ray-nodes.log"
     assert proc.returncode == 0, stderr[-4000:] + (nodes_log.read_text()[-2000:] if nodes_log.exists() else "")
-    return Cluster(work=work, report=json.loads((work / "scenario.json").read_text()), code_skipped=code_skipped)
+    return Cluster(work=work, report=json.loads((work / "scenario.json").read_text()), code_skipped=code_skipped,
+                   skipped=skipped)
 
 
 def test_the_cluster_is_on_loopback_only(cluster: Cluster) -> None:
@@ -188,3 +262,63 @@ def test_killed_actors_cost_only_their_in_flight_batches(cluster: Cluster) -> No
     assert "generation batch lost (attempt 1), sending it again" in killed["log"], killed["log"][-3000:]
     # Each lost batch was sent again: nothing lost, nothing twice, the same results.
     _same_run(cluster.work / "local-kill", cluster.work / "kill-gen", exports=True, same_config=False)  # only delay_s differs
+
+
+def _loop_ran(cluster: Cluster, name: str) -> tuple[Path, Path]:
+    if name in cluster.skipped:
+        part, reason = cluster.skipped[name].split(": ", 1)
+        skip_or_fail(part, reason)
+    actors = cluster.report[name]
+    # One sampler actor and one verifier actor for every stage of the loop: none restarted.
+    assert len(actors["SampleWorker"]) == 1 and len(actors["VerifyWorker"]) == 1, actors
+    return cluster.work / f"local-{name}", cluster.work / name
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file())
+
+
+def _json_file(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def test_rest_on_ray_equals_the_local_executor(cluster: Cluster) -> None:
+    local, remote = _loop_ran(cluster, "loop-rest")
+    assert _files(local) == _files(remote)  # the same loop directory, file for file
+    stages = ["iter_0/eval/heldout-arithmetic-test", "iter_0/eval/train-arithmetic-train", "iter_1/estep",
+              "iter_1/eval/heldout-arithmetic-test", "iter_1/eval/train-arithmetic-train"]
+    for stage in stages:
+        _same_run(local / stage, remote / stage, exports=stage.endswith("estep"), same_config=False)
+        assert _samples(remote / stage), f"{stage}: no samples"
+        # The same resolved config and sampler record: either executor resumes the other's loop.
+        config = [(d / stage / "config.toml").read_text().replace(str(d), "LOOP") for d in (local, remote)]
+        assert config[0] == config[1], stage
+        samplers = [_json_file(d / stage / "manifest.json")["sampler"] for d in (local, remote)]
+        assert samplers[0] == samplers[1], stage
+    loop_configs = [(d / "loop-config.json").read_text().replace(str(d), "LOOP") for d in (local, remote)]
+    assert loop_configs[0] == loop_configs[1]
+    for label in ("heldout-arithmetic-test", "train-arithmetic-train"):
+        metrics = [_json_file(d / "iter_1" / "eval" / f"{label}.json")["metrics"] for d in (local, remote)]
+        assert metrics[0] == metrics[1]
+    estep = [_json_file(d / "iter_1" / "estep.json") for d in (local, remote)]
+    assert estep[0]["rows"] == estep[1]["rows"] == 4 and estep[0]["outcomes"] == estep[1]["outcomes"]
+    # The M-step trained on the driver from the same rows: the same steps, a checkpoint in place.
+    trained = [_json_file(d / "iter_1" / "mstep" / "train.json") for d in (local, remote)]
+    assert trained[0]["rows"] == trained[1]["rows"] == 4 and trained[0]["steps"] == trained[1]["steps"] == 2
+    # (on the CPU, seeded, the same rows in the same order train the same weights)
+    assert trained[0]["train_loss"] == trained[1]["train_loss"]
+    assert trained[0]["checkpoint_sha256"] == trained[1]["checkpoint_sha256"]
+    assert Path(trained[1]["checkpoint"], "model.safetensors").is_file()
+    assert str(remote) in trained[1]["checkpoint"]
+    loops = [_json_file(d / "loop.json") for d in (local, remote)]
+    assert loops[0]["finished"] and loops[1]["finished"]
+    assert [i["iteration"] for i in loops[1]["iterations"]] == [0, 1]
+
+
+def test_selfplay_on_ray_equals_the_local_executor(cluster: Cluster) -> None:
+    local, remote = _loop_ran(cluster, "loop-selfplay")
+    assert _files(local) == _files(remote)
+    for name in ("rounds.jsonl", "puzzles.jsonl", "sft.jsonl", "p3/puzzles.json", "p3/split.json"):
+        assert (local / name).read_text() == (remote / name).read_text(), name
+    rounds = [json.loads(line) for line in (remote / "rounds.jsonl").read_text().splitlines()]
+    assert [r["kept"] for r in rounds] == [1, 1] and [r["solved"] for r in rounds] == [3, 2], rounds

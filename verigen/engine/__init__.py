@@ -23,7 +23,7 @@ from verigen.engine._execute import (
 from verigen.engine._finalize import ErrorRateExceeded, RunSummary, SamplerInfo, finalize
 from verigen.engine._needs import TaskNeeds, needs_of
 from verigen.engine._plan import Plan, check_model, default_split, plan, task_args_as_strings
-from verigen.engine._spec import VerifierSpec
+from verigen.engine._spec import SamplerSpec, VerifierSource, VerifierSpec
 
 __all__ = [
     "ErrorRateExceeded",
@@ -33,7 +33,9 @@ __all__ = [
     "ProgressSink",
     "RunSummary",
     "SamplerInfo",
+    "SamplerSpec",
     "TaskNeeds",
+    "VerifierSource",
     "VerifierSpec",
     "check_model",
     "default_split",

@@ -8,15 +8,27 @@ default); ``ray`` opens sampler actors (data-parallel model replicas) and verifi
 the engine a sampler and a pool that feed those actors in bounded batches.
 
     summary = run(plan(config), progress, ExecutorOptions(kind="ray", ray=RayOptions(address="10.0.0.5:6379")))
+
+A caller that runs many stages (the ReST-EM and self-play loops) opens one ``session`` for
+all of them: the sampler (actors) and verifier pools (actors) stay up across stages, and a
+new policy is loaded into the same sampler actors:
+
+    with session(options) as s:
+        execute(p1, sampler=s.sampler(SamplerSpec.of(p1)), pool=s.pool(VerifierSpec.of(p1), workers=2))
+        s.release_sampler()        # frees the model before training on the driver
+        ...
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from verigen.engine import Plan, ProgressSink, RunSummary, execute
 from verigen.errors import UsageError
+from verigen.executors._session import LocalSession, Session
 
 ExecutorKind = Literal["local", "ray"]
 
@@ -80,4 +92,22 @@ def run(p: Plan, progress: ProgressSink | None = None, options: ExecutorOptions 
     return execute_on_ray(p, progress, options.ray)
 
 
-__all__ = ["ExecutorKind", "ExecutorOptions", "RayOptions", "run"]
+@contextmanager
+def session(options: ExecutorOptions | None = None) -> Iterator[Session]:
+    """A ``Session`` on the chosen executor, closed (actors and all) at the end. A Ray
+    session connects on first use, so a loop with nothing left to do never starts Ray."""
+    options = options or ExecutorOptions()
+    if options.kind == "ray":
+        from verigen.executors._ray import ray_session
+
+        with ray_session(options.ray) as remote:
+            yield remote
+        return
+    local = LocalSession()
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+__all__ = ["ExecutorKind", "ExecutorOptions", "LocalSession", "RayOptions", "Session", "run", "session"]

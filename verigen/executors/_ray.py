@@ -5,6 +5,11 @@ does (``verigen.engine.execute``); only the sampler and the verifier pool it han
 engine live on Ray actors. Workers never write the run directory: it stays the single
 source of truth, so a resumed or retried run neither loses nor duplicates a sample.
 
+``ray_session`` keeps those actors up across the stages of a loop (``RaySession``): one
+set of sampler actors, which load each new policy in place, and one set of verifier
+actors, which keep a warm pool per verifier they were asked for. Training stays on the
+driver.
+
 Without ``address`` a private single-node cluster is started on 127.0.0.1 with no
 dashboard. With one, verigen connects as a client of that cluster and opens nothing
 itself (see the README: keeping a Ray cluster closed).
@@ -14,17 +19,29 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from verigen.engine import Plan, ProgressSink, RunSummary, VerifierSpec, execute, pending
+from verigen.engine import (
+    Plan,
+    ProgressSink,
+    RunSummary,
+    SamplerSpec,
+    VerifierSource,
+    VerifierSpec,
+    execute,
+    pending,
+)
 from verigen.errors import InfrastructureError, UsageError
 from verigen.executors import RayOptions
 from verigen.executors._ray_feed import RaySampler, RayVerifyPool
+from verigen.executors._session import PoolKey
 from verigen.executors._workers import SampleWorker, VerifyWorker, WorkerInfo
-from verigen.guarded import task_verifier
 from verigen.rundir import RunDir
-from verigen.verify.pool import DedupPool
+from verigen.sampling.base import Sampler
+from verigen.verify.base import Verifier
+from verigen.verify.pool import DedupPool, VerifyPool
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +64,110 @@ def import_ray() -> Any:
 
 def execute_on_ray(p: Plan, progress: ProgressSink | None, options: RayOptions) -> RunSummary:
     """``execute(p)`` with the sampler and the verifier pool on Ray actors."""
-    ray = import_ray()
+    import_ray()
     todo = pending(p, RunDir(p.out, p.config).latest())  # reads only, as the engine does
-    spec = VerifierSpec.of(p) if todo.requests or todo.retry else None
-    owned = _connect(ray, options)
-    closers: list[Callable[[], None]] = []
-    try:
-        sampler = _open_samplers(ray, p, options, closers) if todo.requests else None
-        pool = _open_verifiers(ray, p, spec, options, closers) if spec is not None else None
+    spec = VerifierSpec.of(p) if todo.requests or todo.retry else None  # refused before Ray starts
+    with ray_session(options) as remote:
+        sampler = remote.sampler(SamplerSpec.of(p)) if todo.requests else None
+        pool = (remote.pool(spec, workers=p.config.verify.workers, time_limit_s=p.config.verify.time_limit_s)
+                if spec is not None else None)
         return execute(p, progress, sampler=sampler, pool=pool)
+
+
+@contextmanager
+def ray_session(options: RayOptions) -> Iterator[RaySession]:
+    """A ``RaySession``; at the end its actors are killed and a connection it made is closed."""
+    remote = RaySession(import_ray(), options)
+    try:
+        yield remote
     finally:
-        for close in reversed(closers):
-            try:
-                close()
-            except Exception as exc:  # cleanup of a cluster that went away must not hide the run's error
-                log.warning("closing a Ray resource failed: %s", exc)
-        if owned:
-            ray.shutdown()
+        remote.close()
+
+
+class RaySession:
+    """Sampler and verifier actors opened once and kept across stages (``Session``).
+
+    Connects on first use. ``sampler(spec)`` starts ``options.samplers`` sampler actors the
+    first time and has them load ``spec``; a later, different spec (a new checkpoint) is
+    loaded by the same actors. ``pool(source)`` starts ``options.verifiers`` verifier actors
+    the first time; every source gets a warm pool in each of them.
+    """
+
+    def __init__(self, ray: Any, options: RayOptions) -> None:
+        self._ray = ray
+        self._options = options
+        self._owned: bool | None = None  # None: not connected yet
+        self._sampler_actors: list[Any] = []
+        self._sampler: RaySampler | None = None
+        self._verifier_actors: list[Any] = []
+        self._pools: dict[PoolKey, tuple[Verifier, RayVerifyPool, DedupPool]] = {}
+
+    def _connect(self) -> None:
+        if self._owned is None:
+            self._owned = _connect(self._ray, self._options)
+
+    def sampler(self, spec: SamplerSpec) -> Sampler:
+        if self._sampler is not None and self._sampler.spec == spec:
+            return self._sampler
+        self._connect()
+        ray, options = self._ray, self._options
+        if not self._sampler_actors:
+            remote = ray.remote(num_cpus=options.sampler_cpus, num_gpus=options.sampler_gpus,
+                                max_restarts=ACTOR_RESTARTS, max_task_retries=0)(SampleWorker)
+            self._sampler_actors = [remote.remote(os.getcwd()) for _ in range(options.samplers)]
+        self._sampler = None
+        info = _started(ray, [a.load.remote(spec) for a in self._sampler_actors], "sampler")[0]
+        self._sampler = RaySampler(self._sampler_actors, options, spec, name=info.name, model_id=info.version)
+        return self._sampler
+
+    def release_sampler(self) -> None:
+        if self._sampler is None:
+            return
+        self._sampler = None
+        refs = [a.unload.remote() for a in self._sampler_actors]
+        try:
+            self._ray.get(refs, timeout=ACTOR_START_TIMEOUT_S)
+        except self._ray.exceptions.RayError as exc:  # a dead actor holds no model: nothing to free
+            log.warning("a sampler actor did not unload its model: %s", exc)
+
+    def pool(self, source: VerifierSource, *, workers: int | None, time_limit_s: float | None = None) -> VerifyPool:
+        key: PoolKey = (source, workers, time_limit_s)
+        if key in self._pools:
+            return self._pools[key][2]
+        self._connect()
+        ray, options = self._ray, self._options
+        if not self._verifier_actors:
+            remote = ray.remote(num_cpus=options.verifier_cpus, max_restarts=ACTOR_RESTARTS,
+                                max_task_retries=0)(VerifyWorker)
+            self._verifier_actors = [remote.remote(os.getcwd()) for _ in range(options.verifiers)]
+        info = _started(ray, [a.open.remote(key) for a in self._verifier_actors], "verifier")[0]
+        # The driver's own verifier only says which candidates are alike (as the local pool's does).
+        local = source.build()
+        pool = RayVerifyPool(self._verifier_actors, options, key, verifier=info.name, version=info.version)
+        self._pools[key] = (local, pool, DedupPool(pool, getattr(local, "cache_key", None)))
+        return self._pools[key][2]
+
+    def close(self) -> None:
+        """Wait for the pools' batches, kill every actor, disconnect when this session connected."""
+        steps = [pool.close for _, pool, _ in self._pools.values()]
+        steps += [local.close for local, _, _ in self._pools.values()]
+        steps += [lambda: self._kill(self._sampler_actors), lambda: self._kill(self._verifier_actors)]
+        self._pools, self._sampler = {}, None
+        try:
+            for step in steps:
+                try:
+                    step()
+                except Exception as exc:  # cleanup of a cluster that went away must not hide the run's error
+                    log.warning("closing a Ray resource failed: %s", exc)
+        finally:
+            self._sampler_actors, self._verifier_actors = [], []
+            if self._owned:
+                self._ray.shutdown()
+            self._owned = None
+
+    def _kill(self, actors: list[Any]) -> None:
+        for actor in actors:
+            self._ray.kill(actor, no_restart=True)
 
 
 def _connect(ray: Any, options: RayOptions) -> bool:
@@ -99,8 +203,9 @@ def _check_reachable(address: str) -> None:
         raise UsageError(f"--ray-address {address!r}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
-def _started(ray: Any, actors: list[Any], what: str) -> list[WorkerInfo]:
-    refs = [a.info.remote() for a in actors]
+def _started(ray: Any, refs: list[Any], what: str) -> list[WorkerInfo]:
+    """The answers of every actor to its first call (start-up included): a model loaded, a
+    pool built. An actor that cannot do it fails the stage before anything is written."""
     ready, waiting = ray.wait(refs, num_returns=len(refs), timeout=ACTOR_START_TIMEOUT_S)
     if waiting:
         raise InfrastructureError(
@@ -110,40 +215,7 @@ def _started(ray: Any, actors: list[Any], what: str) -> list[WorkerInfo]:
     try:
         infos: list[WorkerInfo] = ray.get(ready)
     except ray.exceptions.RayError as exc:
-        raise InfrastructureError(f"a {what} actor could not start on the cluster: {exc}") from None
+        raise InfrastructureError(f"a {what} actor could not start or set up on the cluster: {exc}") from None
     for info in infos:
         log.info("%s actor up: pid %d on %s", what, info.pid, info.host)
     return infos
-
-
-def _kill(ray: Any, actors: list[Any]) -> Callable[[], None]:
-    def close() -> None:
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
-
-    return close
-
-
-def _open_samplers(ray: Any, p: Plan, options: RayOptions, closers: list[Callable[[], None]]) -> RaySampler:
-    remote = ray.remote(num_cpus=options.sampler_cpus, num_gpus=options.sampler_gpus,
-                        max_restarts=ACTOR_RESTARTS, max_task_retries=0)(SampleWorker)
-    model = p.config.model
-    actors = [remote.remote(model.backend, model.name, p.sampler_options, os.getcwd()) for _ in range(options.samplers)]
-    closers.append(_kill(ray, actors))
-    info = _started(ray, actors, "sampler")[0]
-    return RaySampler(actors, options, name=info.name, model_id=info.version)
-
-
-def _open_verifiers(ray: Any, p: Plan, spec: VerifierSpec, options: RayOptions,
-                    closers: list[Callable[[], None]]) -> DedupPool:
-    remote = ray.remote(num_cpus=options.verifier_cpus, max_restarts=ACTOR_RESTARTS, max_task_retries=0)(VerifyWorker)
-    cfg = p.config.verify
-    actors = [remote.remote(spec, cfg.workers, cfg.time_limit_s, os.getcwd()) for _ in range(options.verifiers)]
-    closers.append(_kill(ray, actors))
-    info = _started(ray, actors, "verifier")[0]
-    # The driver's own verifier only says which candidates are alike (as the local pool's does).
-    local = task_verifier(p.task)
-    closers.append(local.close)
-    pool = RayVerifyPool(actors, options, verifier=info.name, version=info.version)
-    closers.append(pool.close)
-    return DedupPool(pool, getattr(local, "cache_key", None))

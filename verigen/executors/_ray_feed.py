@@ -26,7 +26,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from verigen.engine import SamplerSpec
 from verigen.executors import RayOptions
+from verigen.executors._session import PoolKey
 from verigen.sampling.base import SampleOutput, SampleRequest
 from verigen.types import JSONValue, Outcome, Problem, SamplingParams, Verdict
 
@@ -61,11 +63,12 @@ class _Batch:
 class RaySampler:
     """The engine's sampler, backed by sampler actors (one loaded model each)."""
 
-    def __init__(self, actors: Sequence[Any], options: RayOptions, *, name: str, model_id: str) -> None:
+    def __init__(self, actors: Sequence[Any], options: RayOptions, spec: SamplerSpec, *, name: str, model_id: str) -> None:
         if not actors:
             raise ValueError("RaySampler needs at least one actor")
         self._actors = list(actors)
         self._options = options
+        self.spec = spec  # sent with every batch: a restarted actor loads this model again
         self.name = name
         self.model_id = model_id
         self._provenance: dict[str, JSONValue] | None = None
@@ -73,7 +76,7 @@ class RaySampler:
 
     def provenance(self, params: SamplingParams) -> dict[str, JSONValue]:
         if self._provenance is None:
-            self._provenance = _ray().get(self._actors[0].provenance.remote(params))
+            self._provenance = _ray().get(self._actors[0].provenance.remote(self.spec, params))
         return self._provenance
 
     def stream(self, requests: Sequence[SampleRequest], params: SamplingParams) -> Iterator[SampleOutput]:
@@ -87,7 +90,7 @@ class RaySampler:
             while todo or out:
                 while todo and len(out) < limit:
                     batch = todo.popleft()
-                    out[next(turn).sample.remote(batch.items, params)] = batch
+                    out[next(turn).sample.remote(self.spec, batch.items, params)] = batch
                 ready, _ = ray.wait(list(out), num_returns=1)
                 for ref in ready:
                     batch = out.pop(ref)
@@ -122,10 +125,11 @@ _Job = tuple[Problem[Any], str, "Future[Verdict]"]
 class RayVerifyPool:
     """The engine's verifier pool, backed by verifier actors; ``submit`` applies backpressure."""
 
-    def __init__(self, actors: Sequence[Any], options: RayOptions, *, verifier: str, version: str) -> None:
+    def __init__(self, actors: Sequence[Any], options: RayOptions, key: PoolKey, *, verifier: str, version: str) -> None:
         if not actors:
             raise ValueError("RayVerifyPool needs at least one actor")
         self._actors = list(actors)
+        self._key = key  # sent with every batch: which of an actor's pools checks it
         self._turn = itertools.cycle(self._actors)
         self._options = options
         self._verifier = (verifier, version)
@@ -165,7 +169,7 @@ class RayVerifyPool:
     def _send(self, batch: _Batch) -> None:
         """Send a batch that holds a slot."""
         actor = next(self._turn)
-        ref = actor.verify.remote([(problem, text) for problem, text, _ in batch.items])
+        ref = actor.verify.remote(self._key, [(problem, text) for problem, text, _ in batch.items])
         with self._lock:
             self._out[ref] = batch
         self._wake.set()

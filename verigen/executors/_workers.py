@@ -2,7 +2,7 @@
 
 Nothing here imports Ray; a worker node needs verigen and the task's distribution installed
 (the same environment as the driver). Each actor builds what it holds in its own process:
-a sampler from the backend name and options, a verifier pool from a ``VerifierSpec``.
+a sampler from a ``SamplerSpec``, a verifier pool from a ``VerifierSource`` (``VerifierSpec``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from verigen.engine import VerifierSpec
-from verigen.sampling.base import SampleOutput, SampleRequest, SamplerOptions, create_sampler
+from verigen.engine import SamplerSpec
+from verigen.executors._session import PoolKey
+from verigen.sampling.base import SampleOutput, Sampler, SampleRequest
 from verigen.types import JSONValue, Problem, SamplingParams, Verdict
-from verigen.verify.pool import open_pool
+from verigen.verify.base import Verifier
+from verigen.verify.pool import VerifyPool, open_pool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,47 +43,100 @@ def _enter(cwd: str) -> None:
         os.chdir(cwd)
 
 
+def _check_model_path(spec: SamplerSpec) -> None:
+    """A model given as an absolute path (a checkpoint the driver just trained) must exist
+    on this node: on a cluster of several machines that needs storage they all mount."""
+    if os.path.isabs(spec.model) and not os.path.exists(spec.model):
+        raise FileNotFoundError(
+            f"model {spec.model!r} does not exist on Ray node {socket.gethostname()}: the run directory "
+            "(where the loops write checkpoints) and model folders must be on storage every node mounts at the same path"
+        )
+
+
 class SampleWorker:
-    """One loaded model: samples whole batches of requests."""
+    """One loaded model at a time: samples whole batches of requests.
 
-    def __init__(self, backend: str, model: str, options: SamplerOptions, cwd: str) -> None:
+    The model travels with every call (``SamplerSpec``), so an actor that Ray restarted
+    after a crash, or that the driver told to unload, loads it again on its next batch;
+    a loop swaps in a new policy checkpoint with ``load`` without restarting the actor.
+    """
+
+    def __init__(self, cwd: str) -> None:
         _enter(cwd)
-        self._sampler = create_sampler(backend, model, options)
+        self._spec: SamplerSpec | None = None
+        self._sampler: Sampler | None = None
 
-    def info(self) -> WorkerInfo:
-        return _here(self._sampler.name, self._sampler.model_id)
+    def _ready(self, spec: SamplerSpec) -> Sampler:
+        if self._sampler is None or self._spec != spec:
+            self.unload()
+            _check_model_path(spec)
+            self._sampler = spec.open()
+            self._spec = spec
+        return self._sampler
 
-    def provenance(self, params: SamplingParams) -> dict[str, JSONValue]:
-        return self._sampler.provenance(params)
+    def load(self, spec: SamplerSpec) -> WorkerInfo:
+        sampler = self._ready(spec)
+        return _here(sampler.name, sampler.model_id)
 
-    def sample(self, requests: Sequence[SampleRequest], params: SamplingParams) -> list[SampleOutput]:
+    def unload(self) -> None:
+        """Close the model and give its memory back (the process stays)."""
+        sampler, self._sampler, self._spec = self._sampler, None, None
+        if sampler is None:
+            return
+        sampler.close()
+        del sampler
+        import gc
+        import sys
+
+        gc.collect()
+        torch = sys.modules.get("torch")  # only when a backend imported it
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def provenance(self, spec: SamplerSpec, params: SamplingParams) -> dict[str, JSONValue]:
+        return self._ready(spec).provenance(params)
+
+    def sample(self, spec: SamplerSpec, requests: Sequence[SampleRequest], params: SamplingParams) -> list[SampleOutput]:
         # A batch comes back whole or not at all: an actor killed mid-batch loses only
         # this batch, which the driver sends again (none of it was delivered).
-        return list(self._sampler.stream(requests, params))
+        return list(self._ready(spec).stream(requests, params))
 
     def close(self) -> None:
-        self._sampler.close()
+        self.unload()
 
 
 class VerifyWorker:
-    """One verifier and its warm pool (worker processes, sandbox runners), fed in batches."""
+    """Warm verifier pools (worker processes, sandbox runners), one per verifier source,
+    fed in batches. Like the sampler's model, the source travels with every batch: a
+    restarted actor builds its pool again on the first batch it gets."""
 
-    def __init__(self, spec: VerifierSpec, workers: int | None, time_limit_s: float, cwd: str) -> None:
+    def __init__(self, cwd: str) -> None:
         _enter(cwd)
-        self._verifier = spec.build()
-        try:
-            self._pool = open_pool(self._verifier, workers=workers, time_limit_s=time_limit_s, dedup=False)
-        except BaseException:
-            self._verifier.close()
-            raise
+        self._pools: dict[PoolKey, tuple[Verifier, VerifyPool]] = {}
 
-    def info(self) -> WorkerInfo:
-        return _here(self._verifier.name, self._verifier.version)
+    def _pool(self, key: PoolKey) -> tuple[Verifier, VerifyPool]:
+        if key not in self._pools:
+            source, workers, time_limit_s = key
+            verifier = source.build()
+            try:
+                pool = open_pool(verifier, workers=workers, time_limit_s=time_limit_s, dedup=False)
+            except BaseException:
+                verifier.close()
+                raise
+            self._pools[key] = (verifier, pool)
+        return self._pools[key]
 
-    def verify(self, jobs: Sequence[tuple[Problem[Any], str]]) -> list[Verdict]:
-        futures: list[Future[Verdict]] = [self._pool.submit(problem, text) for problem, text in jobs]
+    def open(self, key: PoolKey) -> WorkerInfo:
+        verifier, _ = self._pool(key)
+        return _here(verifier.name, verifier.version)
+
+    def verify(self, key: PoolKey, jobs: Sequence[tuple[Problem[Any], str]]) -> list[Verdict]:
+        _, pool = self._pool(key)
+        futures: list[Future[Verdict]] = [pool.submit(problem, text) for problem, text in jobs]
         return [f.result() for f in futures]
 
     def close(self) -> None:
-        self._pool.close()
-        self._verifier.close()
+        pools, self._pools = list(self._pools.values()), {}
+        for verifier, pool in pools:
+            pool.close()
+            verifier.close()

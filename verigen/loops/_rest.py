@@ -18,6 +18,11 @@ is not resampled, a finished M-step not retrained, and a stage cut short resumes
 engine's own resume (no finished sample is drawn twice). One sampler stays open while the
 policy does not change (iteration k's evaluation and iteration k+1's E-step share it); it is
 closed before training.
+
+Where sampling and verification run is the executor's business (``verigen.executors``):
+``local`` keeps the sampler and the pools in this process, ``ray`` in actors on a cluster,
+opened once for the whole loop (a new checkpoint is loaded by the same sampler actors). The
+M-step always trains here, on the driver, and the run directory is the same either way.
 """
 
 from __future__ import annotations
@@ -30,15 +35,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from verigen.config import OutputConfig, RunConfig, SamplingConfig, TaskConfig
-from verigen.engine import NullProgress, Plan, ProgressSink, execute, open_sampler, open_verifier_pool, pending, plan
+from verigen.engine import NullProgress, Plan, ProgressSink, SamplerSpec, VerifierSpec, execute, pending, plan
 from verigen.errors import UsageError
+from verigen.executors import ExecutorOptions, Session, session
 from verigen.loops._rest_config import LoopConfig
 from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
-from verigen.sampling.base import Sampler
 from verigen.train import TrainResult, file_sha256, train_sft
 from verigen.types import JSONValue
-from verigen.verify.base import Verifier
-from verigen.verify.pool import VerifyPool
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,8 @@ def _safe(text: str) -> str:
 class RestLoop:
     """One loop in one directory; ``run()`` does what is left of it."""
 
-    def __init__(self, config: LoopConfig, out: Path, progress: ProgressSink | None = None) -> None:
+    def __init__(self, config: LoopConfig, out: Path, progress: ProgressSink | None = None,
+                 executor: ExecutorOptions | None = None) -> None:
         if config.model.backend not in (*CHECKPOINT_BACKENDS, "fake"):
             raise UsageError(
                 f"rest: backend {config.model.backend!r} cannot load a checkpoint folder as --model; "
@@ -92,8 +96,8 @@ class RestLoop:
         self.config = config
         self.out = out.resolve()
         self.progress = progress or NullProgress()
-        self._sampler: tuple[str, Sampler] | None = None
-        self._pools: dict[str, tuple[Verifier, VerifyPool]] = {}
+        self.executor = executor or ExecutorOptions()  # not part of the loop's config: a loop may resume on another
+        self._session: Session | None = None
         self._train_split = ""
         self._specs: list[EvalSpec] = []
 
@@ -120,29 +124,21 @@ class RestLoop:
             if spec.kind != "train":
                 write_jsonl_atomic(self._heldout_file(spec), ({"id": pr.id, "prompt": pr.prompt} for pr in hp.problems))
         iterations: list[JSONValue] = []
-        try:
+        with session(self.executor) as self._session:
             for k in range(self.config.rest.iterations + 1):
                 iterations.append(self._iteration(k))
                 self._loop_manifest(iterations, finished=False)  # links what is done so far
-        finally:
-            self._close()
+        self._session = None
         manifest = self._loop_manifest(iterations, finished=True)
         from verigen.loops._rest_report import write_loop_report
 
         write_loop_report(self.out, manifest, plots=self.config.output.report_plots)
         return manifest
 
-    def _close(self) -> None:
-        self._close_sampler()
-        for verifier, pool in self._pools.values():
-            pool.close()
-            verifier.close()
-        self._pools.clear()
-
-    def _close_sampler(self) -> None:
-        if self._sampler is not None:
-            self._sampler[1].close()
-            self._sampler = None
+    def _open(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("a stage ran outside RestLoop.run()")
+        return self._session
 
     def _check_dir(self) -> None:
         old = _read(self.out / LOOP_CONFIG)
@@ -269,24 +265,16 @@ class RestLoop:
         _write(manifest_path, manifest)
         return manifest
 
-    def _sampler_for(self, p: Plan) -> Sampler | None:
-        if not pending(p, RunDir(p.out, p.config).latest()).requests:
-            return None
-        key = p.config.model.model_dump_json()
-        if self._sampler is not None and self._sampler[0] == key:
-            return self._sampler[1]
-        self._close_sampler()
-        self._sampler = (key, open_sampler(p))
-        return self._sampler[1]
-
-    def _pool_for(self, p: Plan) -> VerifyPool:
-        key = p.config.task.model_dump_json(include={"name", "args", "data_dir"})
-        if key not in self._pools:
-            self._pools[key] = open_verifier_pool(p)
-        return self._pools[key][1]
-
     def _execute(self, p: Plan) -> None:
-        execute(p, self.progress, sampler=self._sampler_for(p), pool=self._pool_for(p))
+        """One stage on the session's sampler and pool; a stage with nothing left to sample
+        (or verify) asks for no sampler (or pool), so a finished loop loads nothing."""
+        todo = pending(p, RunDir(p.out, p.config).latest())
+        s = self._open()
+        sampler = s.sampler(SamplerSpec.of(p)) if todo.requests else None
+        pool = None
+        if todo.requests or todo.retry:
+            pool = s.pool(VerifierSpec.of(p), workers=p.config.verify.workers, time_limit_s=p.config.verify.time_limit_s)
+        execute(p, self.progress, sampler=sampler, pool=pool)
 
     def _estep(self, k: int, policy: str) -> dict[str, JSONValue]:
         marker = self._iter_dir(k) / "estep.json"
@@ -321,7 +309,7 @@ class RestLoop:
             log.warning("iteration %d: no verified samples to train on; the policy stays as it was", k)
             return {"skipped": "the E-step kept no verified sample"}
         base = self.config.base_model if self.config.rest.from_base else self._policy_after(k - 1)
-        self._close_sampler()  # frees the policy's memory before training
+        self._open().release_sampler()  # frees the policy's memory (here or in the sampler actors) before training
         self.progress.stage(f"training (iteration {k})", 1)
         result: TrainResult = train_sft(Path(str(estep["dataset"])), base, self._iter_dir(k) / "mstep", self.config.train)
         self.progress.advance(f"training (iteration {k})")

@@ -7,9 +7,16 @@ not trivially satisfied nor constant, have a verified solution, repeat no other 
     [verdict] = admission.judge([screened.puzzle], [[solution]])  # keep / drop / error
 """
 
-from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerdict, Screened, Status
+from verigen.selfplay._admit import (
+    AdmissionConfig,
+    PuzzleAdmission,
+    PuzzleVerdict,
+    PuzzleVerifierSpec,
+    Screened,
+    Status,
+)
 from verigen.selfplay._dedup import Fingerprint, NearDuplicates, fingerprint
-from verigen.selfplay._loop import RoundCounts, SelfPlayConfig, run_selfplay, writing_prompt
+from verigen.selfplay._loop import RoundCounts, SelfPlayConfig, check_out, run_selfplay, writing_prompt
 from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
 
 __all__ = [
@@ -20,10 +27,12 @@ __all__ = [
     "PuzzleAdmission",
     "PuzzleSyntaxError",
     "PuzzleVerdict",
+    "PuzzleVerifierSpec",
     "RoundCounts",
     "Screened",
     "SelfPlayConfig",
     "Status",
+    "check_out",
     "extract_puzzle",
     "fingerprint",
     "parse_puzzle",

@@ -32,10 +32,10 @@ from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puz
 from verigen.types import JSONValue, Outcome, Problem, Verdict
 from verigen.verify._code_exec import LazySandbox, extract_code
 from verigen.verify._sat_probe import ProbeResult, run_probes
-from verigen.verify.pool import open_pool, verify_all
+from verigen.verify.pool import VerifyPool, open_pool, verify_all
 from verigen.verify.puzzle import Puzzle, PuzzleVerifier
 
-__all__ = ["AdmissionConfig", "PuzzleAdmission", "PuzzleVerdict", "Screened", "Status"]
+__all__ = ["AdmissionConfig", "PuzzleAdmission", "PuzzleVerdict", "PuzzleVerifierSpec", "Screened", "Status"]
 
 Status = Literal["keep", "drop", "error"]
 
@@ -47,6 +47,17 @@ class AdmissionConfig:
     timeout_s: float = 10.0  # sol() and sat(answer), as the p3 task's defaults
     memory_mb: int = 1024
     workers: int = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PuzzleVerifierSpec:
+    """The admission's solution checker as a picklable ``VerifierSource``: a session (local
+    or Ray actors) builds its pool from this, in whichever process checks the solutions."""
+
+    sandbox: str = "auto"
+
+    def build(self) -> PuzzleVerifier:
+        return PuzzleVerifier(sandbox=self.sandbox)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,10 +143,13 @@ class PuzzleAdmission:
                                                          f"({len(hits)} of {len(values)} probes)", puzzle))
         return Screened(puzzle=puzzle, verdict=None, probes=len(values))
 
-    def judge(self, puzzles: Sequence[Puzzle], solutions: Sequence[Sequence[str]]) -> list[PuzzleVerdict]:
+    def judge(self, puzzles: Sequence[Puzzle], solutions: Sequence[Sequence[str]],
+              pool: VerifyPool | None = None) -> list[PuzzleVerdict]:
         """Each screened puzzle with its candidate solutions (model completions or code):
         keep when one is verified, drop when none is, error when none is and any check
-        failed for infrastructure reasons."""
+        failed for infrastructure reasons. ``pool``: an open pool of a ``PuzzleVerifier``
+        to check them in (left open; e.g. a session's, on Ray actors), else one of this
+        admission's own for this call."""
         jobs: list[tuple[int, str, Problem[Any], str]] = []
         for k, (puzzle, texts) in enumerate(zip(puzzles, solutions, strict=True)):
             problem: Problem[Any] = Problem(id=f"selfplay/{puzzle.name}", task="selfplay", prompt="", reference=puzzle)
@@ -146,11 +160,15 @@ class PuzzleAdmission:
                     jobs.append((k, "", problem, text))
                 else:
                     jobs.append((k, body, problem, "```python\n" + _program(puzzle, body) + "```"))
-        pool = open_pool(self._verifier, workers=self.config.workers)
-        try:
-            verdicts = list(verify_all(pool, ((p, t) for _, _, p, t in jobs)))
-        finally:
-            pool.close()
+        checks = ((p, t) for _, _, p, t in jobs)
+        if pool is not None:
+            verdicts = list(verify_all(pool, checks))
+        else:
+            own = open_pool(self._verifier, workers=self.config.workers)
+            try:
+                verdicts = list(verify_all(own, checks))
+            finally:
+                own.close()
         return [self._decide(k, puzzle, jobs, verdicts) for k, puzzle in enumerate(puzzles)]
 
     def _decide(self, k: int, puzzle: Puzzle, jobs: list[tuple[int, str, Problem[Any], str]],

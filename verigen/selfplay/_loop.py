@@ -31,9 +31,10 @@ from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerd
 from verigen.selfplay._dedup import NearDuplicates, fingerprint
 from verigen.task import Task, TaskContext, create_task
 from verigen.types import ChatMessage, GenerationRequest, JSONValue, Problem, SamplingParams
+from verigen.verify.pool import VerifyPool
 from verigen.verify.puzzle import Puzzle
 
-__all__ = ["RoundCounts", "SelfPlayConfig", "run_selfplay", "writing_prompt"]
+__all__ = ["RoundCounts", "SelfPlayConfig", "check_out", "run_selfplay", "writing_prompt"]
 
 MAX_EXAMPLE_CHARS = 400  # few-shot examples: sat sources up to this long
 CODE_INSTRUCTION = "Answer with the code in a single ```python code block."
@@ -121,12 +122,20 @@ class _State:
         _atomic_write(out / "rounds.jsonl", _jsonl([r.to_json() for r in self.rounds]))
 
 
-def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
-                 progress: Callable[[str], None] | None = None) -> list[RoundCounts]:
-    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or
-    empty. ``progress`` gets one line per stage of each round."""
+def check_out(out: Path) -> None:
+    """``out`` must be new or an empty folder: nothing is overwritten."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder (nothing is overwritten)")
+
+
+def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
+                 progress: Callable[[str], None] | None = None, pool: VerifyPool | None = None) -> list[RoundCounts]:
+    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or
+    empty. ``progress`` gets one line per stage of each round. ``pool``: an open pool of a
+    ``PuzzleVerifierSpec``'s verifier that checks the solutions (a session's: local or on Ray
+    actors; left open), else the admission's own, one per round. Screening (``sat`` on the
+    probes) runs here, in this process's sandbox."""
+    check_out(out)
     every = _puzzles(seed_task, "train")
     # Short examples keep prompts small; a seed set of long puzzles only is used as it is.
     train = [p for p in every if len(p.sat) <= MAX_EXAMPLE_CHARS] or every
@@ -142,7 +151,7 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
     try:
         for r in range(config.rounds):
             state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config,
-                                       progress or (lambda line: None)))
+                                       progress or (lambda line: None), pool))
             state.write(out)
     finally:
         admission.close()
@@ -151,7 +160,7 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
 
 def _round(r: int, sampler: Sampler, seed_task: Task[object], train: list[Puzzle], index: NearDuplicates,
            admission: PuzzleAdmission, state: _State, out: Path, config: SelfPlayConfig,
-           progress: Callable[[str], None]) -> RoundCounts:
+           progress: Callable[[str], None], pool: VerifyPool | None) -> RoundCounts:
     asks = []
     for i in range(config.puzzles):
         rng = random.Random(f"selfplay:{config.seed}:{r}:{i}")
@@ -170,7 +179,7 @@ def _round(r: int, sampler: Sampler, seed_task: Task[object], train: list[Puzzle
         solve = replace(config.solve_params, n=config.attempts)
         asks2 = [GenerationRequest(problem_id=p.id, messages=seed_task.messages(p)) for p in problems]
         attempts = [[c.text for c in row] for row in generate_all(sampler, asks2, solve)]
-        judged = admission.judge([p.reference for p in problems], attempts)
+        judged = admission.judge([p.reference for p in problems], attempts, pool)
         for i, problem, verdict in zip(live, problems, judged, strict=True):
             verdicts[i] = _dedup(verdict, index)
             if verdicts[i].status == "keep":
