@@ -45,10 +45,11 @@ _mount_sandbox()
 
 
 def _mount_training() -> None:
-    from verigen.cli_train import rest_cmd, train_cmd
+    from verigen.cli_train import rest_cmd, selfreward_cmd, train_cmd
 
     app.command("train")(train_cmd)
     app.command("rest")(rest_cmd)
+    app.command("selfreward")(selfreward_cmd)
 
 
 _mount_training()
