@@ -124,9 +124,12 @@ def rest_cmd(
 
 def selfreward_cmd(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Base model: 'default', a folder, or a hub id.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", "-b", help="Sampler and judge: transformers or vllm (fake: dry runs).")] = None,
-    prompts: Annotated[Path | None, typer.Option("--prompts", help="Seed prompts: JSONL with prompt/instruction/question or messages.")] = None,
-    task: Annotated[str | None, typer.Option("--task", "-t", help="Seed prompts from this task's train split (instead of --prompts).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", "-b", help="Sampler and judge: transformers or vllm (fake: dry runs).")] = None,
+    prompts: Annotated[Path | None, typer.Option(
+        "--prompts", help="Seed prompts: JSONL with prompt/instruction/question or messages.")] = None,
+    task: Annotated[str | None, typer.Option(
+        "--task", "-t", help="Seed prompts from this task's train split (instead of --prompts).")] = None,
     task_arg: Annotated[list[str] | None, typer.Option("--task-arg", help="Task argument KEY=VALUE.")] = None,
     iterations: Annotated[int | None, typer.Option("--iterations", "-k", min=1, help="Self-rewarding iterations.")] = None,
     new_prompts: Annotated[int | None, typer.Option("--new-prompts", min=1, help="Prompts the model writes per iteration.")] = None,
@@ -155,14 +158,15 @@ def selfreward_cmd(
     target = out_dir or Path("runs") / "selfreward"
     with RichProgress(err) as progress:
         manifest = SelfRewardLoop(cfg, target, progress).run()
-    for link in manifest.get("iterations") or []:  # type: ignore[union-attr]
+    links = manifest.get("iterations")
+    for link in links if isinstance(links, list) else []:
         if not isinstance(link, dict):
             continue
         it = _read_json(Path(str(link.get("manifest"))))
-        p, j, d = (it.get(key) or {} for key in ("prompts", "judge", "pairs"))
-        out.print(f"iteration {link.get('iteration')}: prompts {p.get('kept')}/{p.get('requested')}  "  # type: ignore[union-attr]
-                  f"responses {j.get('responses')}  unparseable judgements {j.get('unparseable_judgements')}/"  # type: ignore[union-attr]
-                  f"{j.get('judgements')}  pairs {d.get('pairs')}  -> {escape(str(link.get('policy_after')))}",  # type: ignore[union-attr]
+        p, j, d = (_section_of(it, key) for key in ("prompts", "judge", "pairs"))
+        out.print(f"iteration {link.get('iteration')}: prompts {p.get('kept')}/{p.get('requested')}  "
+                  f"responses {j.get('responses')}  unparseable judgements {j.get('unparseable_judgements')}/"
+                  f"{j.get('judgements')}  pairs {d.get('pairs')}  -> {escape(str(link.get('policy_after')))}",
                   highlight=False)
     out.print(f"loop: {escape(str(target / 'loop.json'))}", highlight=False)
 
@@ -175,3 +179,8 @@ def _read_json(path: Path) -> dict[str, object]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _section_of(data: dict[str, object], key: str) -> dict[str, object]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
