@@ -41,17 +41,17 @@ class SelfRewardSection(_Section):
     judge_max_tokens: int = Field(default=256, ge=1)
     base_model: str | None = None  # the model iteration 1 trains (None: model.name)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> SelfRewardSection:
-        if (self.prompts_file is None) == (self.task is None):
-            raise ValueError("give exactly one seed-prompt source: --prompts FILE or --task T")
-        return self
-
 
 class SelfRewardConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: DPOTrainConfig = Field(default_factory=DPOTrainConfig)
-    selfreward: SelfRewardSection
+    selfreward: SelfRewardSection = Field(default_factory=SelfRewardSection)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SelfRewardConfig:
+        if (self.selfreward.prompts_file is None) == (self.selfreward.task is None):
+            raise ValueError("give exactly one seed-prompt source: --prompts FILE or --task T")
+        return self
 
     @property
     def base_model(self) -> str:
