@@ -23,7 +23,7 @@ def test_default_model_judges_its_answers() -> None:
     items = [JudgeItem(key="p0", index=0, instruction="What is 2 + 3?", response="2 + 3 = 5. The answer is 5."),
              JudgeItem(key="p0", index=1, instruction="What is 2 + 3?", response="Bananas are yellow.")]
     try:
-        got = judge_responses(sampler, items, JudgeConfig(max_tokens=40))
+        got = judge_responses(sampler, items, JudgeConfig(max_tokens=24))
     finally:
         sampler.close()
     assert [(s.key, s.index) for s in got] == [("p0", 0), ("p0", 1)]
