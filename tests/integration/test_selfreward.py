@@ -1,6 +1,7 @@
 """``verigen selfreward`` end to end on a tiny configuration: the fake sampler scripted as
 prompt writer, responder and judge, a real DPO step (TRL's DPOTrainer) on the tiny random
-Llama; then the lineage manifest, the resume markers and a rerun that redoes nothing."""
+Llama; then the lineage manifest, the resume markers, a rerun that redoes nothing and one
+that redoes only the stages whose markers are gone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner, Result
+
 from tests.integration._tiny_model import save_tiny_llama
+from verigen.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = ["What is 2 + 3?", "Name three colours of the rainbow.", "Write a haiku about rain."]
@@ -33,13 +37,24 @@ def _script(path: Path) -> Path:
     return path
 
 
-def _run(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "verigen.cli", "selfreward", "--backend", "fake", "--model", str(script),
-           "--prompts", str(seeds), "--iterations", "1", "--new-prompts", "5", "-n", "2", "--out", str(out),
-           "--set", f"selfreward.base_model={tiny}", "--set", "selfreward.fewshot=2",
-           "--set", "train.max_steps=2", "--set", "train.batch_size=1", "--set", "train.device=cpu",
-           "--set", "train.max_length=128", "--set", "train.learning_rate=1e-3", *extra]
+def _args(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> list[str]:
+    return ["selfreward", "--backend", "fake", "--model", str(script), "--prompts", str(seeds), "--iterations", "1",
+            "--new-prompts", "5", "-n", "2", "--out", str(out), "--set", f"selfreward.base_model={tiny}",
+            "--set", "selfreward.fewshot=2", "--set", "train.max_steps=2", "--set", "train.batch_size=1",
+            "--set", "train.device=cpu", "--set", "train.max_length=128", "--set", "train.learning_rate=1e-3", *extra]
+
+
+def _run(out: Path, seeds: Path, script: Path, tiny: Path) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a fresh process."""
+    cmd = [sys.executable, "-m", "verigen.cli", *_args(out, seeds, script, tiny)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def _rerun(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> Result:
+    """The same command in this process (the reruns need no second start of torch and TRL)."""
+    from verigen.cli import app
+
+    return CliRunner().invoke(app, _args(out, seeds, script, tiny, *extra))
 
 
 def test_selfreward_end_to_end_and_resume(tmp_path: Path) -> None:
@@ -72,8 +87,17 @@ def test_selfreward_end_to_end_and_resume(tmp_path: Path) -> None:
 
     markers = [out / "iter_1" / f for f in ("prompts.json", "judge.json", "pairs.json", "train/train.json")]
     before = [m.stat().st_mtime_ns for m in markers]
-    again = _run(out, seeds, script, tiny)  # finished: nothing is sampled, judged or trained again
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = _rerun(out, seeds, script, tiny)  # finished: nothing is sampled, judged or trained again
+    assert again.exit_code == 0, again.output[-3000:]
     assert [m.stat().st_mtime_ns for m in markers] == before
-    other = _run(out, seeds, script, tiny, "--set", "selfreward.n=3")
-    assert other.returncode == 2 and "another config" in other.stderr
+    # killed after judging, before the pairs: judging and pairing are redone, the prompts are
+    # not, and the same pairs find their finished training (same data hash), not retrained
+    for m in markers[1:3]:
+        m.unlink()
+    redo = _rerun(out, seeds, script, tiny)
+    assert redo.exit_code == 0, redo.output[-3000:]
+    after = [m.stat().st_mtime_ns for m in markers]
+    assert after[0] == before[0] and after[3] == before[3] and markers[1].exists() and markers[2].exists()
+    assert json.loads(markers[2].read_text())["sha256"] == it["pairs"]["sha256"]
+    other = _rerun(out, seeds, script, tiny, "--set", "selfreward.n=3")
+    assert isinstance(other.exception, UsageError) and "another config" in str(other.exception)
