@@ -6,8 +6,6 @@ that redoes only the stages whose markers are gone."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -15,7 +13,6 @@ from typer.testing import CliRunner, Result
 from tests.integration._tiny_model import save_tiny_llama
 from verigen.errors import UsageError
 
-REPO = Path(__file__).resolve().parents[2]
 SEEDS = ["What is 2 + 3?", "Name three colours of the rainbow.", "Write a haiku about rain."]
 
 
@@ -44,14 +41,8 @@ def _args(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> list
             "--set", "train.device=cpu", "--set", "train.max_length=128", "--set", "train.learning_rate=1e-3", *extra]
 
 
-def _run(out: Path, seeds: Path, script: Path, tiny: Path) -> subprocess.CompletedProcess[str]:
-    """The real command line, in a fresh process."""
-    cmd = [sys.executable, "-m", "verigen.cli", *_args(out, seeds, script, tiny)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
-
-
-def _rerun(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> Result:
-    """The same command in this process (the reruns need no second start of torch and TRL)."""
+def _run(out: Path, seeds: Path, script: Path, tiny: Path, *extra: str) -> Result:
+    """The command line in this process (torch and TRL start once, with the tiny model)."""
     from verigen.cli import app
 
     return CliRunner().invoke(app, _args(out, seeds, script, tiny, *extra))
@@ -63,8 +54,8 @@ def test_selfreward_end_to_end_and_resume(tmp_path: Path) -> None:
     seeds.write_text("".join(json.dumps({"prompt": s}) + "\n" for s in SEEDS))
     script, out = _script(tmp_path / "script.json"), tmp_path / "loop"
     res = _run(out, seeds, script, tiny)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "pairs 1" in res.stdout
+    assert res.exit_code == 0, res.output[-3000:]
+    assert "pairs 1" in res.output
 
     it = json.loads((out / "iter_1" / "manifest.json").read_text())
     assert it["policy_sampled"] == str(tiny) and it["trained_from"] == str(tiny)
@@ -87,17 +78,17 @@ def test_selfreward_end_to_end_and_resume(tmp_path: Path) -> None:
 
     markers = [out / "iter_1" / f for f in ("prompts.json", "judge.json", "pairs.json", "train/train.json")]
     before = [m.stat().st_mtime_ns for m in markers]
-    again = _rerun(out, seeds, script, tiny)  # finished: nothing is sampled, judged or trained again
+    again = _run(out, seeds, script, tiny)  # finished: nothing is sampled, judged or trained again
     assert again.exit_code == 0, again.output[-3000:]
     assert [m.stat().st_mtime_ns for m in markers] == before
     # killed after judging, before the pairs: judging and pairing are redone, the prompts are
     # not, and the same pairs find their finished training (same data hash), not retrained
     for m in markers[1:3]:
         m.unlink()
-    redo = _rerun(out, seeds, script, tiny)
+    redo = _run(out, seeds, script, tiny)
     assert redo.exit_code == 0, redo.output[-3000:]
     after = [m.stat().st_mtime_ns for m in markers]
     assert after[0] == before[0] and after[3] == before[3] and markers[1].exists() and markers[2].exists()
     assert json.loads(markers[2].read_text())["sha256"] == it["pairs"]["sha256"]
-    other = _rerun(out, seeds, script, tiny, "--set", "selfreward.n=3")
+    other = _run(out, seeds, script, tiny, "--set", "selfreward.n=3")
     assert isinstance(other.exception, UsageError) and "another config" in str(other.exception)
