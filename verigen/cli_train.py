@@ -137,7 +137,7 @@ def selfreward_cmd(
     seed_limit: Annotated[int | None, typer.Option("--seed-limit", min=1, help="At most this many seed prompts.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config ([model], [train], [selfreward]).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config (model, train and selfreward sections).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
 ) -> None:
     """Self-rewarding LM: write prompts, answer, judge own answers, DPO on best vs worst; repeat."""
@@ -145,6 +145,11 @@ def selfreward_cmd(
     from verigen.progress import RichProgress
     from verigen.task import parse_task_args
 
+    if prompts is not None and task is not None:
+        raise UsageError("give either --prompts FILE or --task T as the seed prompts, not both")
+    named = any(s.startswith(("selfreward.prompts_file=", "selfreward.task=")) for s in set_ or [])
+    if prompts is None and task is None and config is None and not named:
+        raise UsageError("selfreward needs seed prompts: --prompts FILE (JSONL) or --task T (its train problems)")
     base: dict[str, object] = {}
     m = {k: v for k, v in {"name": model, "backend": backend}.items() if v is not None}
     if m:
