@@ -137,7 +137,8 @@ def selfreward_cmd(
     seed_limit: Annotated[int | None, typer.Option("--seed-limit", min=1, help="At most this many seed prompts.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML loop config (model, train and selfreward sections).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML loop config (model, train and selfreward sections).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
 ) -> None:
     """Self-rewarding LM: write prompts, answer, judge own answers, DPO on best vs worst; repeat."""
