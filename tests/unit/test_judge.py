@@ -167,3 +167,19 @@ def test_evaluate_select_judge_cli(tmp_path: Path) -> None:
     assert len(rows) == 9 and rows[2]["score"] is None and rows[2]["judgements"][0]["text"] == "no score here"
     bad = _verigen(*base, "--out", str(tmp_path / "bad"), "--select", "oracle", "--judge-threshold", "4")
     assert bad.returncode == 2 and "--select judge" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_open_judge_is_the_run_model_unless_named(tmp_path: Path) -> None:
+    from verigen.config import ModelConfig
+    from verigen.judge import open_judge
+
+    own, other = tmp_path / "own.json", tmp_path / "other.json"
+    own.write_text(json.dumps({"*": ["Score: 1"]}))
+    other.write_text(json.dumps({"*": ["Score: 4"]}))
+    cfg = ModelConfig(backend="fake", name=str(own))
+    item = [JudgeItem(key="p", index=0, instruction="q", response="r")]
+    assert judge_responses(open_judge(cfg), item)[0].score == 1.0
+    named = open_judge(cfg, str(other))
+    assert named.model_id == f"fake:{other}" and judge_responses(named, item)[0].score == 4.0
+    with pytest.raises(UsageError, match="not a script file"):
+        open_judge(cfg, str(tmp_path / "missing.json"))
