@@ -22,7 +22,7 @@ from verigen.errors import UsageError
 from verigen.task import parse_task_args
 
 if TYPE_CHECKING:
-    from verigen.config import OutputConfig
+    from verigen.config import ModelConfig, OutputConfig
     from verigen.executors import ExecutorOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-driven synthetic data for code and math.")
@@ -46,10 +46,11 @@ _mount_sandbox()
 
 
 def _mount_training() -> None:
-    from verigen.cli_train import rest_cmd, train_cmd
+    from verigen.cli_train import rest_cmd, selfreward_cmd, train_cmd
 
     app.command("train")(train_cmd)
     app.command("rest")(rest_cmd)
+    app.command("selfreward")(selfreward_cmd)
 
 
 _mount_training()
@@ -78,8 +79,12 @@ SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap o
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
 SelectOpt = Annotated[str | None, typer.Option(
-    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood).")]
+    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, judge).")]
 ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
+JudgeModelOpt = Annotated[str | None, typer.Option(
+    "--judge-model", help="--select judge: the judge (same backend as the run; default: the run's own model).")]
+JudgeThresholdOpt = Annotated[float | None, typer.Option(
+    "--judge-threshold", min=0.0, max=5.0, help="--select judge: score >= this counts as 'judged correct' (default 3).")]
 
 
 def _section(**values: object) -> dict[str, object]:
@@ -91,6 +96,7 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
     from verigen.config import build_config
 
     strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"))  # type: ignore[arg-type]
+    judge_opts = _judge_options(strategies, opts.pop("judge_model"), opts.pop("judge_threshold"))  # type: ignore[arg-type]
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -126,7 +132,8 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         raise typer.Exit(1) from None
     print_summary(out, summary)
     if strategies is not None:
-        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"),
+                         judge=(p.config.model, *judge_opts) if judge_opts else None)
 
 
 def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tuple[str, ...], str | None] | None:
@@ -145,19 +152,64 @@ def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tupl
     return names, scorer
 
 
-def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object) -> None:
+def _judge_options(strategies: tuple[tuple[str, ...], str | None] | None, judge_model: str | None,
+                   threshold: float | None) -> tuple[str | None, float] | None:
+    """(judge model or None for the run's own, threshold) for --select judge; checked before anything runs."""
+    if strategies is None or "judge" not in strategies[0]:
+        if judge_model is not None or threshold is not None:
+            raise UsageError("--judge-model and --judge-threshold are only used with --select judge")
+        return None
+    return judge_model, 3.0 if threshold is None else threshold
+
+
+def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object,
+                     judge: tuple[ModelConfig, str | None, float] | None = None) -> None:
     from rich.table import Table
 
     from verigen.runview import load_run
     from verigen.select import select_run
 
     dev = device if isinstance(device, str) and device != "auto" else "cpu"
-    report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+    if judge is None:
+        report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+    else:
+        from verigen.judge import JudgeConfig, open_judge
+        from verigen.select import JudgeSetup
+
+        model_cfg, judge_model, threshold = judge
+        sampler = open_judge(model_cfg, judge_model)
+        try:
+            setup = JudgeSetup(sampler=sampler, config=JudgeConfig(threshold=threshold))
+            report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev, judge=setup)
+        finally:
+            sampler.close()
     ks = sorted({k for c in report.curves for k in c.at_k})
     table = Table("strategy", *(f"best-of-n@{k}" for k in ks), title="Best-of-N (selection.json)")
     for c in report.curves:
         table.add_row(c.strategy, *("-" if c.at_k.get(k) is None else f"{c.at_k[k]:.3f}" for k in ks))
     out.print(table)
+    if report.judge_agreement is not None:
+        _print_agreement(report.judge_agreement, report.judge_model)
+
+
+def _print_agreement(a: object, model: str | None) -> None:
+    from rich.table import Table
+
+    from verigen.judge import JudgeAgreement
+
+    if not isinstance(a, JudgeAgreement):
+        raise TypeError(a)
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    table = Table("scored", "accepted", "rejected", "unparseable", f"acc (>={a.threshold:g})", "AUC",
+                  "mean acc/rej", title="Judge vs verifier (selection.json)")
+    table.add_row(f"{a.scored}/{a.samples}", str(a.positives), str(a.negatives),
+                  f"{a.unparseable_judgements}/{a.judgements}", f(a.accuracy), f(a.auc),
+                  f"{f(a.mean_score_accepted)}/{f(a.mean_score_rejected)}")
+    out.print(table)
+    out.print(f"judge: {escape(model or '?')}", highlight=False)
 
 
 def _run_command(mode: str, doc: str) -> Callable[..., None]:
@@ -171,14 +223,15 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
         workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
-        select: SelectOpt = None, scorer_model: ScorerOpt = None,
+        select: SelectOpt = None, scorer_model: ScorerOpt = None, judge_model: JudgeModelOpt = None,
+        judge_threshold: JudgeThresholdOpt = None,
     ) -> None:
         where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
         _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
              data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir, select=select,
-             scorer_model=scorer_model)
+             scorer_model=scorer_model, judge_model=judge_model, judge_threshold=judge_threshold)
 
     command.__doc__ = doc
     return command

@@ -1,4 +1,5 @@
-"""``verigen train`` (the M-step alone) and ``verigen rest`` (the ReST-EM loop)."""
+"""``verigen train`` (the M-step alone), ``verigen rest`` (the ReST-EM loop) and
+``verigen selfreward`` (the self-rewarding loop)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,73 @@ def rest_cmd(
     raw = manifest.get("per_iteration")
     for line in table_rows(list(raw) if isinstance(raw, list) else []):
         out.print(escape(line), highlight=False)
+
+
+def selfreward_cmd(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Base model: 'default', a folder, or a hub id.")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", "-b", help="Sampler and judge: transformers or vllm (fake: dry runs).")] = None,
+    prompts: Annotated[Path | None, typer.Option(
+        "--prompts", help="Seed prompts: JSONL with prompt/instruction/question or messages.")] = None,
+    task: Annotated[str | None, typer.Option(
+        "--task", "-t", help="Seed prompts from this task's train split (instead of --prompts).")] = None,
+    task_arg: Annotated[list[str] | None, typer.Option("--task-arg", help="Task argument KEY=VALUE.")] = None,
+    iterations: Annotated[int | None, typer.Option("--iterations", "-k", min=1, help="Self-rewarding iterations.")] = None,
+    new_prompts: Annotated[int | None, typer.Option("--new-prompts", min=1, help="Prompts the model writes per iteration.")] = None,
+    n: Annotated[int | None, typer.Option("-n", min=2, help="Responses per prompt (judged; best vs worst is a pair).")] = None,
+    seed_limit: Annotated[int | None, typer.Option("--seed-limit", min=1, help="At most this many seed prompts.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local benchmark data (else VERIGEN_DATA_DIR).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Loop directory (resumed when it holds this loop).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML loop config (model, train and selfreward sections).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value.")] = None,
+) -> None:
+    """Self-rewarding LM: write prompts, answer, judge own answers, DPO on best vs worst; repeat."""
+    from verigen.loops import SelfRewardLoop, build_selfreward_config
+    from verigen.progress import RichProgress
+    from verigen.task import parse_task_args
+
+    if prompts is not None and task is not None:
+        raise UsageError("give either --prompts FILE or --task T as the seed prompts, not both")
+    named = any(s.startswith(("selfreward.prompts_file=", "selfreward.task=")) for s in set_ or [])
+    if prompts is None and task is None and config is None and not named:
+        raise UsageError("selfreward needs seed prompts: --prompts FILE (JSONL) or --task T (its train problems)")
+    base: dict[str, object] = {}
+    m = {k: v for k, v in {"name": model, "backend": backend}.items() if v is not None}
+    if m:
+        base["model"] = m
+    section = {k: v for k, v in {
+        "prompts_file": str(prompts) if prompts else None, "task": task, "iterations": iterations,
+        "new_prompts": new_prompts, "n": n, "seed_limit": seed_limit, "data_dir": str(data_dir) if data_dir else None,
+        "task_args": parse_task_args(list(task_arg)) if task_arg else None}.items() if v is not None}
+    base["selfreward"] = section
+    cfg = build_selfreward_config(base=base, overrides=list(set_ or []), file=config)
+    target = out_dir or Path("runs") / "selfreward"
+    with RichProgress(err) as progress:
+        manifest = SelfRewardLoop(cfg, target, progress).run()
+    links = manifest.get("iterations")
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict):
+            continue
+        it = _read_json(Path(str(link.get("manifest"))))
+        p, j, d = (_section_of(it, key) for key in ("prompts", "judge", "pairs"))
+        out.print(f"iteration {link.get('iteration')}: prompts {p.get('kept')}/{p.get('requested')}  "
+                  f"responses {j.get('responses')}  unparseable judgements {j.get('unparseable_judgements')}/"
+                  f"{j.get('judgements')}  pairs {d.get('pairs')}  -> {escape(str(link.get('policy_after')))}",
+                  highlight=False)
+    out.print(f"loop: {escape(str(target / 'loop.json'))}", highlight=False)
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _section_of(data: dict[str, object], key: str) -> dict[str, object]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}

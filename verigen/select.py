@@ -8,14 +8,19 @@ Strategies:
 - ``majority``: the most frequent extracted answer (ties to the first seen); its
   best-of-n@k is maj@k (``verigen.metrics.maj_at_k``);
 - ``likelihood``: the highest mean token log-probability of the response under a scoring
-  model (transformers causal LM; the prompt is the run's chat prompt).
+  model (transformers causal LM; the prompt is the run's chat prompt);
+- ``judge``: the highest LLM-judge score (``verigen.judge``: the additive 5-point rubric of
+  Self-Rewarding Language Models); unparseable judgements give no score (ranked last, never
+  0). The judge's agreement with the verifier (accuracy of score >= threshold, AUC, counts
+  of unparseable judgements) goes into ``selection.json`` beside the curves, and every
+  judgement into ``judge.jsonl``.
 
 best-of-n@k is the expected correctness of the pick among k samples drawn without
 replacement from the problem's n usable samples (ERROR samples excluded, as in pass@k).
 For a per-sample score it is exact: the sample ranked j-th of n (score descending, ties
 by sample index) is the pick of a k-subset iff it is in it and no better one is, so
 best-of-n@k = sum_j correct_j * C(n-1-j, k-1) / C(n, k). Samples without a score rank last.
-Not built here: reward-model scores and an LLM judge.
+Not built here: reward-model scores.
 """
 
 from __future__ import annotations
@@ -24,20 +29,23 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verigen.errors import UsageError
+from verigen.judge import JudgeAgreement, JudgeConfig, JudgeItem, agreement, judge_responses
 from verigen.metrics import ScoredItem, headline_ks, maj_at_k
 from verigen.runview import RunView
+from verigen.sampling.base import Sampler
 from verigen.types import ChatMessage, JSONValue, Outcome
 
-__all__ = ["STRATEGIES", "SelectionReport", "StrategyCurve", "best_of_n_at_k", "likelihood_scores",
+__all__ = ["JUDGE_FILE", "STRATEGIES", "JudgeSetup", "SelectionReport", "StrategyCurve", "best_of_n_at_k", "likelihood_scores",
            "parse_strategies", "select_run"]
 
-STRATEGIES = ("oracle", "majority", "likelihood")
+STRATEGIES = ("oracle", "majority", "likelihood", "judge")
 SELECTION_FILE = "selection.json"
+JUDGE_FILE = "judge.jsonl"
 
 
 def parse_strategies(text: str) -> tuple[str, ...]:
@@ -106,20 +114,37 @@ class StrategyCurve:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JudgeSetup:
+    """The judge of ``--select judge``: an open sampler (closed by its owner) and its settings."""
+
+    sampler: Sampler
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SelectionReport:
     curves: tuple[StrategyCurve, ...]
     scorer: str | None
+    judge_model: str | None = None
+    judge_config: JudgeConfig | None = None
+    judge_agreement: JudgeAgreement | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {"scorer": self.scorer, "best_of_n@k": {
+        data: dict[str, JSONValue] = {"scorer": self.scorer, "best_of_n@k": {
             c.strategy: {str(k): v for k, v in c.at_k.items()} for c in self.curves}}
+        if self.judge_agreement is not None and self.judge_config is not None:
+            data["judge"] = {"model": self.judge_model, "config": self.judge_config.to_json(),
+                             "agreement": self.judge_agreement.to_json(), "judgements": JUDGE_FILE}
+        return data
 
 
 def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | None = None,
-               device: str = "cpu") -> SelectionReport:
+               device: str = "cpu", judge: JudgeSetup | None = None) -> SelectionReport:
     """best-of-n@k of each strategy over the run's sample pool; written to ``selection.json``."""
     if "likelihood" in strategies and not scorer_model:
         raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
+    if "judge" in strategies and judge is None:
+        raise UsageError("--select judge needs a judge model (the run's own model unless --judge-model)")
     by_problem: dict[str, list[tuple[int, bool, str | None, str]]] = {}
     for rec in run.records:
         if rec.verdict.outcome is Outcome.ERROR:
@@ -136,17 +161,45 @@ def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | N
         pairs = [(prompts.get(pid, ()), text) for pid, rows in by_problem.items() for _, _, _, text in rows]
         flat = iter(likelihood_scores(scorer_model, pairs, device=device))
         scores = {pid: [next(flat) for _ in rows] for pid, rows in by_problem.items()}
+    judged: dict[str, list[float | None]] = {}
+    agreed: JudgeAgreement | None = None
+    if "judge" in strategies and judge is not None:
+        judged, agreed = _judge(run, by_problem, judge)
     curves = []
     for strategy in strategies:
         at_k: dict[int, float | None] = {}
         for k in ks:
-            values = [_value(strategy, pid, rows, scores.get(pid), k) for pid, rows in by_problem.items() if len(rows) >= k]
+            table = judged if strategy == "judge" else scores
+            values = [_value(strategy, pid, rows, table.get(pid), k) for pid, rows in by_problem.items() if len(rows) >= k]
             usable = [v for v in values if v is not None]
             at_k[k] = math.fsum(usable) / len(values) if usable else None
         curves.append(StrategyCurve(strategy=strategy, at_k=at_k, problems=len(by_problem)))
-    report = SelectionReport(curves=tuple(curves), scorer=scorer_model)
+    report = SelectionReport(curves=tuple(curves), scorer=scorer_model,
+                             judge_model=judge.sampler.model_id if judge and agreed else None,
+                             judge_config=judge.config if judge and agreed else None, judge_agreement=agreed)
     _write(run.info.path / SELECTION_FILE, report)
     return report
+
+
+def _judge(run: RunView, by_problem: Mapping[str, list[tuple[int, bool, str | None, str]]],
+           judge: JudgeSetup) -> tuple[dict[str, list[float | None]], JudgeAgreement]:
+    """Judge scores per problem (in pool order) and the judge's agreement with the verdicts;
+    every judgement goes to ``judge.jsonl``."""
+    instructions = {p.id: p.prompt for p in run.problems}
+    items = [JudgeItem(key=pid, index=i, instruction=instructions.get(pid, ""), response=text)
+             for pid, rows in by_problem.items() for i, _, _, text in rows]
+    flat = judge_responses(judge.sampler, items, judge.config)
+    correct = [ok for rows in by_problem.values() for _, ok, _, _ in rows]
+    it = iter(flat)
+    per_problem = {pid: [next(it).score for _ in rows] for pid, rows in by_problem.items()}
+    lines = [json.dumps({"problem_id": s.key, "sample_index": s.index, "score": s.score, "accepted": ok,
+                         "judgements": [j.to_json() for j in s.judgements]}, ensure_ascii=False)
+             for s, ok in zip(flat, correct, strict=True)]
+    path = run.info.path / JUDGE_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+    return per_problem, agreement(flat, correct, threshold=judge.config.threshold)
 
 
 def _value(strategy: str, pid: str, rows: list[tuple[int, bool, str | None, str]], scores: list[float | None] | None,

@@ -48,8 +48,9 @@ def test_best_of_n_rejects_bad_k() -> None:
 
 def test_parse_strategies() -> None:
     assert parse_strategies("oracle, majority") == ("oracle", "majority")
-    with pytest.raises(UsageError, match="'judge'"):
-        parse_strategies("oracle,judge")
+    assert parse_strategies("judge,likelihood") == ("judge", "likelihood")
+    with pytest.raises(UsageError, match="'vibes'"):
+        parse_strategies("oracle,vibes")
 
 
 def test_select_run_oracle_is_pass_and_majority_is_maj(tmp_path: Path) -> None:
