@@ -45,9 +45,10 @@ _mount_sandbox()
 
 
 def _mount_training() -> None:
-    from verigen.cli_train import rest_cmd, train_cmd
+    from verigen.cli_train import rest_cmd, train_cmd, train_rm_cmd
 
     app.command("train")(train_cmd)
+    app.command("train-rm")(train_rm_cmd)
     app.command("rest")(rest_cmd)
 
 
