@@ -83,8 +83,11 @@ RayAddressOpt = Annotated[str | None, typer.Option(
 RaySamplersOpt = Annotated[int | None, typer.Option("--ray-samplers", help="Sampler actors (model replicas) on Ray.")]
 RayVerifiersOpt = Annotated[int | None, typer.Option("--ray-verifiers", help="Verifier actors on Ray.")]
 SelectOpt = Annotated[str | None, typer.Option(
-    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood).")]
-ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
+    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, rm).")]
+ScorerOpt = Annotated[str | None, typer.Option(
+    "--scorer-model", help="Causal LM scoring --select likelihood (or the reward model of --select rm without likelihood).")]
+RMModelOpt = Annotated[str | None, typer.Option(
+    "--rm-model", help="Reward model scoring --select rm: a `verigen train-rm` output folder or its checkpoint/.")]
 
 
 def _section(**values: object) -> dict[str, object]:
@@ -95,7 +98,7 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
          **opts: object) -> None:
     from verigen.config import build_config
 
-    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"))  # type: ignore[arg-type]
+    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"), opts.pop("rm_model"))  # type: ignore[arg-type]
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -134,30 +137,41 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"))
 
 
-def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tuple[str, ...], str | None] | None:
-    """Checked before anything runs."""
+def _strategies(mode: str, select: str | None, scorer: str | None,
+                rm_model: str | None) -> tuple[tuple[str, ...], str | None, str | None] | None:
+    """Checked before anything runs: strategy names, likelihood scorer, reward model."""
     if select is None:
         if scorer is not None:
-            raise UsageError("--scorer-model is only used with --select likelihood")
+            raise UsageError("--scorer-model is only used with --select likelihood or rm")
+        if rm_model is not None:
+            raise UsageError("--rm-model is only used with --select rm")
         return None
     if mode != "evaluate":
         raise UsageError("--select is built for evaluate only (generate --select, keeping the pick as data, is not)")
-    from verigen.select import parse_strategies
+    from verigen.select import parse_strategies, rm_spec
 
     names = parse_strategies(select)
     if "likelihood" in names and not scorer:
         raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
-    return names, scorer
+    if "likelihood" not in names and "rm" not in names and scorer is not None:
+        raise UsageError("--scorer-model is only used with --select likelihood or rm")
+    rm = rm_spec(names, scorer, rm_model)
+    if rm is not None:
+        from verigen.train import resolve_reward_model
+
+        resolve_reward_model(rm, option="--rm-model" if rm_model else "--scorer-model")  # a bad folder fails now
+    return names, scorer if "likelihood" in names else None, rm
 
 
-def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object) -> None:
+def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, rm_model: str | None, *,
+                     device: object) -> None:
     from rich.table import Table
 
     from verigen.runview import load_run
     from verigen.select import select_run
 
     dev = device if isinstance(device, str) and device != "auto" else "cpu"
-    report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+    report = select_run(load_run(run_dir), names, scorer_model=scorer, rm_model=rm_model, device=dev)
     ks = sorted({k for c in report.curves for k in c.at_k})
     table = Table("strategy", *(f"best-of-n@{k}" for k in ks), title="Best-of-N (selection.json)")
     for c in report.curves:
@@ -176,7 +190,7 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
         workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
-        select: SelectOpt = None, scorer_model: ScorerOpt = None,
+        select: SelectOpt = None, scorer_model: ScorerOpt = None, rm_model: RMModelOpt = None,
     ) -> None:
         from verigen.executors import ExecutorOptions
 
@@ -186,7 +200,7 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
              data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir, select=select,
-             scorer_model=scorer_model)
+             scorer_model=scorer_model, rm_model=rm_model)
 
     command.__doc__ = doc
     return command

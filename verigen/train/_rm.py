@@ -34,7 +34,7 @@ from verigen.train._config import RMConfig
 from verigen.train._rm_data import PreferencePair, read_preferences, split_by_prompt
 from verigen.train._rm_score import RM_CHECKPOINT, RM_MANIFEST, RewardScorer, encode, pad_id, pairwise_accuracy
 from verigen.train._sft import _versions, checkpoint_sha256, file_sha256
-from verigen.types import JSONValue
+from verigen.types import ChatMessage, JSONValue
 
 STARTED = "train-rm-started.json"
 _TMP = ".checkpoint.tmp"
@@ -126,7 +126,7 @@ def _accuracy(scorer: RewardScorer, pairs: Sequence[PreferencePair]) -> float | 
     if not pairs:
         return None
     unique: dict[tuple[str, str], int] = {}  # a ranked list repeats each response in many pairs
-    items = []
+    items: list[tuple[tuple[ChatMessage, ...], str]] = []
     for p in pairs:
         for text in (p.chosen, p.rejected):
             if unique.setdefault((p.prompt_key, text), len(items)) == len(items):
@@ -162,7 +162,7 @@ def _fit(train: list[PreferencePair], heldout: list[PreferencePair], source: str
     set_seed(cfg.seed)  # the new head's initial weights
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=torch.float32)
     model.config.pad_token_id = pad_id(tok)
-    model.to(device)  # type: ignore[arg-type]
+    model.to(device)
     scorer = RewardScorer.from_model(model, tok, max_length=cfg.max_length, device=device, batch_size=cfg.eval_batch_size)
     before = _accuracy(scorer, heldout)
     rows = [{"chosen_ids": encode(tok, p.prompt, p.chosen, cfg.max_length),

@@ -99,7 +99,7 @@ class RewardScorer:
         model = AutoModelForSequenceClassification.from_pretrained(str(ref.path), dtype=torch.float32)
         if model.config.pad_token_id is None:  # a model from elsewhere: the head needs it to find the last token
             model.config.pad_token_id = pad_id(self.tok)
-        self.model = model.to(device).eval()  # type: ignore[arg-type]
+        self.model = model.to(device).eval()
 
     @classmethod
     def from_model(cls, model: Any, tok: Any, *, max_length: int, device: str, batch_size: int) -> RewardScorer:
