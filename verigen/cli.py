@@ -83,7 +83,8 @@ RayAddressOpt = Annotated[str | None, typer.Option(
 RaySamplersOpt = Annotated[int | None, typer.Option("--ray-samplers", help="Sampler actors (model replicas) on Ray.")]
 RayVerifiersOpt = Annotated[int | None, typer.Option("--ray-verifiers", help="Verifier actors on Ray.")]
 SelectOpt = Annotated[str | None, typer.Option(
-    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, rm).")]
+    "--select", help=("evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, rm); "
+                      "generate: one strategy, whose pick per problem is kept in selected.jsonl (SFT rows)."))]
 ScorerOpt = Annotated[str | None, typer.Option(
     "--scorer-model", help="Causal LM scoring --select likelihood (or the reward model of --select rm without likelihood).")]
 RMModelOpt = Annotated[str | None, typer.Option(
@@ -134,7 +135,8 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         raise typer.Exit(1) from None
     print_summary(out, summary)
     if strategies is not None:
-        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+        show = _keep_picks if p.config.mode == "generate" else _print_selection
+        show(p.out, *strategies, device=p.config.model.model_dump().get("device"))
 
 
 def _strategies(mode: str, select: str | None, scorer: str | None,
@@ -146,11 +148,11 @@ def _strategies(mode: str, select: str | None, scorer: str | None,
         if rm_model is not None:
             raise UsageError("--rm-model is only used with --select rm")
         return None
-    if mode != "evaluate":
-        raise UsageError("--select is built for evaluate only (generate --select, keeping the pick as data, is not)")
     from verigen.select import parse_strategies, rm_spec
 
     names = parse_strategies(select)
+    if mode == "generate" and len(names) != 1:
+        raise UsageError(f"generate --select keeps one strategy's pick per problem as data: give one, not {select!r}")
     if "likelihood" in names and not scorer:
         raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
     if "likelihood" not in names and "rm" not in names and scorer is not None:
@@ -177,6 +179,21 @@ def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, 
     for c in report.curves:
         table.add_row(c.strategy, *("-" if c.at_k.get(k) is None else f"{c.at_k[k]:.3f}" for k in ks))
     out.print(table)
+
+
+def _keep_picks(run_dir: Path, names: tuple[str, ...], scorer: str | None, rm_model: str | None, *,
+                device: object) -> None:
+    from verigen.export._picked import pick_samples, write_picks
+    from verigen.runview import load_run
+    from verigen.types import Outcome
+
+    dev = device if isinstance(device, str) and device != "auto" else "cpu"
+    view = load_run(run_dir)
+    picks = pick_samples(view, names[0], scorer_model=scorer, rm_model=rm_model, device=dev)
+    path = write_picks(view, picks)
+    verified = sum(1 for p in picks if p.record.verdict.outcome is Outcome.ACCEPTED)
+    out.print(f"--select {names[0]}: {len(picks)} picks ({verified} of them verified) -> {escape(str(path))}",
+              highlight=False)
 
 
 def _run_command(mode: str, doc: str) -> Callable[..., None]:

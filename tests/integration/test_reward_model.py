@@ -95,7 +95,7 @@ def test_train_rm_bad_data_is_a_usage_error_naming_the_row(tmp_path: Path) -> No
     assert not (tmp_path / "o").exists()
 
 
-def test_evaluate_select_rm(trained: tuple[Path, Path, subprocess.CompletedProcess[str]], tiny: Path,
+def test_evaluate_and_generate_select_rm(trained: tuple[Path, Path, subprocess.CompletedProcess[str]], tiny: Path,
                             tmp_path: Path) -> None:
     from verigen.task import TaskContext, create_task
 
@@ -116,6 +116,16 @@ def test_evaluate_select_rm(trained: tuple[Path, Path, subprocess.CompletedProce
     # the RM ranks the one right answer first: it is the pick whenever it is among the k
     assert sel["rm"] == {"1": pytest.approx(1 / 3), "2": pytest.approx(2 / 3), "3": 1.0}
     assert sel["majority"]["3"] == 0.0 and sel["oracle"]["3"] == 1.0
+    # generate --select rm keeps the RM's pick of each problem as SFT rows, whatever the index
+    train = {p.id: ["\\boxed{0.5}", "\\boxed{0.5}", f"So the answer is \\boxed{{{p.reference.text}}}."]  # type: ignore[attr-defined]
+             for p in task.problems(split="train", seed=0)}
+    (tmp_path / "train.json").write_text(json.dumps(train))
+    gen = _verigen("generate", *base[1:-4], "--model", str(tmp_path / "train.json"), "-n", "3", "--split", "train",
+                   "--out", str(tmp_path / "gen"), "--select", "rm", "--rm-model", str(rm))
+    assert gen.returncode == 0 and "3 picks (3 of them verified)" in gen.stdout, gen.stderr
+    picked = [json.loads(line) for line in (tmp_path / "gen" / "selected.jsonl").read_text().splitlines()]
+    assert [r["provenance"]["sample_index"] for r in picked] == [2, 2, 2]
+    assert all(r["selection"]["strategy"] == "rm" and isinstance(r["selection"]["score"], float) for r in picked)
     causal = _verigen(*base, "--out", str(tmp_path / "bad"), "--select", "rm", "--scorer-model", str(tiny))
     assert causal.returncode == 2 and "not a sequence-classification model" in causal.stderr, causal.stderr
     assert not (tmp_path / "bad").exists()
