@@ -11,7 +11,8 @@
    and best-of-n@k of the trained RM on the held-out problems' samples (every sample of those
    problems, not just the paired ones) beside random choice (k = 1) and the oracle.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/reward_model.py --problems 120 -n 8 --out runs/rm-bench
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/reward_model.py --problems 120 -n 8 --data-dir ../shared/data \
+        --out runs/rm-bench
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -43,6 +45,8 @@ def main() -> int:
     parser.add_argument("--eval-fraction", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=0, help="split and head seed")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "rm-bench")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("VERIGEN_DATA_DIR", "../shared/data")),
+                        help="benchmark data the export is decontaminated against (GSM8K, MATH, ...)")
     opts = parser.parse_args()
     run, rm = opts.out / "run", opts.out / "rm"
     t0 = time.monotonic()
@@ -50,7 +54,7 @@ def main() -> int:
              "--set", f"task.args.count={max(100, 2 * opts.problems)}",
              "--set", f"sampling.n={opts.n}", "--set", f"sampling.max_tokens={opts.max_tokens}", "--out", str(run))
     t1 = time.monotonic()
-    _verigen("export", str(run), "--format", "rm")
+    _verigen("export", str(run), "--format", "rm", "--data-dir", str(opts.data_dir))
     sets = {"epochs": opts.epochs, "learning_rate": opts.lr, "batch_size": opts.batch_size,
             "max_length": opts.max_length, "eval_fraction": opts.eval_fraction, "seed": opts.seed}
     _verigen("train-rm", "--data", str(run / "rm_ranked.jsonl"), "--model", "default", "--out", str(rm),
