@@ -46,9 +46,10 @@ _mount_sandbox()
 
 
 def _mount_training() -> None:
-    from verigen.cli_train import rest_cmd, selfreward_cmd, train_cmd
+    from verigen.cli_train import rest_cmd, selfreward_cmd, train_cmd, train_rm_cmd
 
     app.command("train")(train_cmd)
+    app.command("train-rm")(train_rm_cmd)
     app.command("rest")(rest_cmd)
     app.command("selfreward")(selfreward_cmd)
 
@@ -79,8 +80,12 @@ SandboxOpt = Annotated[str | None, typer.Option("--sandbox", help="auto, bwrap o
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier workers.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
 SelectOpt = Annotated[str | None, typer.Option(
-    "--select", help="evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, judge).")]
-ScorerOpt = Annotated[str | None, typer.Option("--scorer-model", help="Causal LM scoring --select likelihood.")]
+    "--select", help=("evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, "
+                      "judge, rm); generate: one strategy (not judge), whose pick per problem is kept in selected.jsonl."))]
+ScorerOpt = Annotated[str | None, typer.Option(
+    "--scorer-model", help="Causal LM scoring --select likelihood (or the reward model of --select rm without likelihood).")]
+RMModelOpt = Annotated[str | None, typer.Option(
+    "--rm-model", help="Reward model scoring --select rm: a `verigen train-rm` output folder or its checkpoint/.")]
 JudgeModelOpt = Annotated[str | None, typer.Option(
     "--judge-model", help="--select judge: the judge (same backend as the run; default: the run's own model).")]
 JudgeThresholdOpt = Annotated[float | None, typer.Option(
@@ -95,8 +100,10 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
          **opts: object) -> None:
     from verigen.config import build_config
 
-    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"))  # type: ignore[arg-type]
+    strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"), opts.pop("rm_model"))  # type: ignore[arg-type]
     judge_opts = _judge_options(strategies, opts.pop("judge_model"), opts.pop("judge_threshold"))  # type: ignore[arg-type]
+    if judge_opts is not None and mode == "generate":
+        raise UsageError("generate --select judge (keeping the judge's pick as data) is not built: use evaluate --select judge")
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -132,27 +139,40 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         raise typer.Exit(1) from None
     print_summary(out, summary)
     if strategies is not None:
-        _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"),
-                         judge=(p.config.model, *judge_opts) if judge_opts else None)
+        if p.config.mode == "generate":
+            _keep_picks(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+        else:
+            _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"),
+                             judge=(p.config.model, *judge_opts) if judge_opts else None)
 
 
-def _strategies(mode: str, select: str | None, scorer: str | None) -> tuple[tuple[str, ...], str | None] | None:
-    """Checked before anything runs."""
+def _strategies(mode: str, select: str | None, scorer: str | None,
+                rm_model: str | None) -> tuple[tuple[str, ...], str | None, str | None] | None:
+    """Checked before anything runs: strategy names, likelihood scorer, reward model."""
     if select is None:
         if scorer is not None:
-            raise UsageError("--scorer-model is only used with --select likelihood")
+            raise UsageError("--scorer-model is only used with --select likelihood or rm")
+        if rm_model is not None:
+            raise UsageError("--rm-model is only used with --select rm")
         return None
-    if mode != "evaluate":
-        raise UsageError("--select is built for evaluate only (generate --select, keeping the pick as data, is not)")
-    from verigen.select import parse_strategies
+    from verigen.select import parse_strategies, rm_spec
 
     names = parse_strategies(select)
+    if mode == "generate" and len(names) != 1:
+        raise UsageError(f"generate --select keeps one strategy's pick per problem as data: give one, not {select!r}")
     if "likelihood" in names and not scorer:
         raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
-    return names, scorer
+    if "likelihood" not in names and "rm" not in names and scorer is not None:
+        raise UsageError("--scorer-model is only used with --select likelihood or rm")
+    rm = rm_spec(names, scorer, rm_model)
+    if rm is not None:
+        from verigen.train import resolve_reward_model
+
+        resolve_reward_model(rm, option="--rm-model" if rm_model else "--scorer-model")  # a bad folder fails now
+    return names, scorer if "likelihood" in names else None, rm
 
 
-def _judge_options(strategies: tuple[tuple[str, ...], str | None] | None, judge_model: str | None,
+def _judge_options(strategies: tuple[tuple[str, ...], str | None, str | None] | None, judge_model: str | None,
                    threshold: float | None) -> tuple[str | None, float] | None:
     """(judge model or None for the run's own, threshold) for --select judge; checked before anything runs."""
     if strategies is None or "judge" not in strategies[0]:
@@ -162,8 +182,8 @@ def _judge_options(strategies: tuple[tuple[str, ...], str | None] | None, judge_
     return judge_model, 3.0 if threshold is None else threshold
 
 
-def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, *, device: object,
-                     judge: tuple[ModelConfig, str | None, float] | None = None) -> None:
+def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, rm_model: str | None, *,
+                     device: object, judge: tuple[ModelConfig, str | None, float] | None = None) -> None:
     from rich.table import Table
 
     from verigen.runview import load_run
@@ -171,7 +191,7 @@ def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, 
 
     dev = device if isinstance(device, str) and device != "auto" else "cpu"
     if judge is None:
-        report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev)
+        report = select_run(load_run(run_dir), names, scorer_model=scorer, rm_model=rm_model, device=dev)
     else:
         from verigen.judge import JudgeConfig, open_judge
         from verigen.select import JudgeSetup
@@ -180,7 +200,8 @@ def _print_selection(run_dir: Path, names: tuple[str, ...], scorer: str | None, 
         sampler = open_judge(model_cfg, judge_model)
         try:
             setup = JudgeSetup(sampler=sampler, config=JudgeConfig(threshold=threshold))
-            report = select_run(load_run(run_dir), names, scorer_model=scorer, device=dev, judge=setup)
+            report = select_run(load_run(run_dir), names, scorer_model=scorer, rm_model=rm_model, device=dev,
+                                judge=setup)
         finally:
             sampler.close()
     ks = sorted({k for c in report.curves for k in c.at_k})
@@ -212,6 +233,21 @@ def _print_agreement(a: object, model: str | None) -> None:
     out.print(f"judge: {escape(model or '?')}", highlight=False)
 
 
+def _keep_picks(run_dir: Path, names: tuple[str, ...], scorer: str | None, rm_model: str | None, *,
+                device: object) -> None:
+    from verigen.export._picked import pick_samples, write_picks
+    from verigen.runview import load_run
+    from verigen.types import Outcome
+
+    dev = device if isinstance(device, str) and device != "auto" else "cpu"
+    view = load_run(run_dir)
+    picks = pick_samples(view, names[0], scorer_model=scorer, rm_model=rm_model, device=dev)
+    path = write_picks(view, picks)
+    verified = sum(1 for p in picks if p.record.verdict.outcome is Outcome.ACCEPTED)
+    out.print(f"--select {names[0]}: {len(picks)} picks ({verified} of them verified) -> {escape(str(path))}",
+              highlight=False)
+
+
 def _run_command(mode: str, doc: str) -> Callable[..., None]:
     """generate and evaluate take the same options; only the mode differs."""
 
@@ -223,15 +259,16 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
         workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
-        select: SelectOpt = None, scorer_model: ScorerOpt = None, judge_model: JudgeModelOpt = None,
-        judge_threshold: JudgeThresholdOpt = None,
+        select: SelectOpt = None, scorer_model: ScorerOpt = None, rm_model: RMModelOpt = None,
+        judge_model: JudgeModelOpt = None, judge_threshold: JudgeThresholdOpt = None,
     ) -> None:
         where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
         _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
              data_dir=data_dir, sandbox=sandbox, workers=workers, out=out_dir, select=select,
-             scorer_model=scorer_model, judge_model=judge_model, judge_threshold=judge_threshold)
+             scorer_model=scorer_model, rm_model=rm_model, judge_model=judge_model,
+             judge_threshold=judge_threshold)
 
     command.__doc__ = doc
     return command

@@ -14,13 +14,15 @@ Strategies:
   0). The judge's agreement with the verifier (accuracy of score >= threshold, AUC, counts
   of unparseable judgements) goes into ``selection.json`` beside the curves, and every
   judgement into ``judge.jsonl``.
+- ``rm``: the highest reward-model score of (prompt, response), a transformers
+  sequence-classification model with one output (``verigen train-rm``), on the same
+  tokens it was trained on (verigen/train/_rm_score.py).
 
 best-of-n@k is the expected correctness of the pick among k samples drawn without
 replacement from the problem's n usable samples (ERROR samples excluded, as in pass@k).
 For a per-sample score it is exact: the sample ranked j-th of n (score descending, ties
 by sample index) is the pick of a k-subset iff it is in it and no better one is, so
 best-of-n@k = sum_j correct_j * C(n-1-j, k-1) / C(n, k). Samples without a score rank last.
-Not built here: reward-model scores.
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ from verigen.runview import RunView
 from verigen.sampling.base import Sampler
 from verigen.types import ChatMessage, JSONValue, Outcome
 
-__all__ = ["JUDGE_FILE", "STRATEGIES", "JudgeSetup", "SelectionReport", "StrategyCurve", "best_of_n_at_k", "likelihood_scores",
-           "parse_strategies", "select_run"]
+__all__ = ["JUDGE_FILE", "STRATEGIES", "JudgeSetup", "SelectionReport", "StrategyCurve", "best_of_n_at_k",
+           "likelihood_scores", "parse_strategies", "rm_spec", "select_run"]
 
-STRATEGIES = ("oracle", "majority", "likelihood", "judge")
+STRATEGIES = ("oracle", "majority", "likelihood", "judge", "rm")
 SELECTION_FILE = "selection.json"
 JUDGE_FILE = "judge.jsonl"
 
@@ -128,9 +130,10 @@ class SelectionReport:
     judge_model: str | None = None
     judge_config: JudgeConfig | None = None
     judge_agreement: JudgeAgreement | None = None
+    rm_model: str | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
-        data: dict[str, JSONValue] = {"scorer": self.scorer, "best_of_n@k": {
+        data: dict[str, JSONValue] = {"scorer": self.scorer, "rm_model": self.rm_model, "best_of_n@k": {
             c.strategy: {str(k): v for k, v in c.at_k.items()} for c in self.curves}}
         if self.judge_agreement is not None and self.judge_config is not None:
             data["judge"] = {"model": self.judge_model, "config": self.judge_config.to_json(),
@@ -138,13 +141,40 @@ class SelectionReport:
         return data
 
 
+def rm_spec(strategies: Sequence[str], scorer_model: str | None, rm_model: str | None) -> str | None:
+    """The reward model of ``--select rm``: ``--rm-model``, or ``--scorer-model`` when no
+    likelihood scorer claims it; a missing one is a ``UsageError``."""
+    if "rm" not in strategies:
+        if rm_model is not None:
+            raise UsageError("--rm-model is only used with --select rm")
+        return None
+    if rm_model is not None:
+        if scorer_model is not None and "likelihood" not in strategies:
+            raise UsageError("--scorer-model is unused: --select rm takes its model from --rm-model")
+        return rm_model
+    if "likelihood" in strategies:
+        raise UsageError("--select likelihood,rm needs --rm-model for the reward model "
+                         "(--scorer-model is the causal LM of likelihood)")
+    if not scorer_model:
+        raise UsageError("--select rm needs --rm-model (a `verigen train-rm` output folder)")
+    return scorer_model
+
+
 def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | None = None,
-               device: str = "cpu", judge: JudgeSetup | None = None) -> SelectionReport:
-    """best-of-n@k of each strategy over the run's sample pool; written to ``selection.json``."""
+               rm_model: str | None = None, device: str = "cpu", judge: JudgeSetup | None = None) -> SelectionReport:
+    """best-of-n@k of each strategy over the run's sample pool; written to ``selection.json``.
+
+    ``rm_model``: the reward model of ``rm`` (else ``scorer_model`` when ``likelihood`` is
+    not selected)."""
     if "likelihood" in strategies and not scorer_model:
         raise UsageError("--select likelihood needs --scorer-model (a causal LM: 'default', a folder or hub id)")
     if "judge" in strategies and judge is None:
         raise UsageError("--select judge needs a judge model (the run's own model unless --judge-model)")
+    rm = rm_spec(strategies, scorer_model, rm_model)
+    if rm is not None:
+        from verigen.train import resolve_reward_model
+
+        resolve_reward_model(rm, option="--rm-model" if rm_model else "--scorer-model")
     by_problem: dict[str, list[tuple[int, bool, str | None, str]]] = {}
     for rec in run.records:
         if rec.verdict.outcome is Outcome.ERROR:
@@ -155,12 +185,19 @@ def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | N
         raise UsageError(f"run {str(run.info.path)!r} has no usable samples to select from")
     max_n = max(len(v) for v in by_problem.values())
     ks = headline_ks(max_n)
-    scores: dict[str, list[float | None]] = {}
-    if "likelihood" in strategies and scorer_model:
-        prompts = run.prompts()
-        pairs = [(prompts.get(pid, ()), text) for pid, rows in by_problem.items() for _, _, _, text in rows]
-        flat = iter(likelihood_scores(scorer_model, pairs, device=device))
-        scores = {pid: [next(flat) for _ in rows] for pid, rows in by_problem.items()}
+    scores: dict[str, dict[str, list[float | None]]] = {}
+    prompts = run.prompts()
+    pairs = [(prompts.get(pid, ()), text) for pid, rows in by_problem.items() for _, _, _, text in rows]
+    for strategy, model in (("likelihood", scorer_model if "likelihood" in strategies else None), ("rm", rm)):
+        if model is None:
+            continue
+        if strategy == "likelihood":
+            flat = iter(likelihood_scores(model, pairs, device=device))
+        else:
+            from verigen.train import reward_scores
+
+            flat = iter(reward_scores(model, pairs, device=device))
+        scores[strategy] = {pid: [next(flat) for _ in rows] for pid, rows in by_problem.items()}
     judged: dict[str, list[float | None]] = {}
     agreed: JudgeAgreement | None = None
     if "judge" in strategies and judge is not None:
@@ -169,12 +206,12 @@ def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | N
     for strategy in strategies:
         at_k: dict[int, float | None] = {}
         for k in ks:
-            table = judged if strategy == "judge" else scores
+            table = {"judge": judged}.get(strategy, scores.get(strategy, {}))
             values = [_value(strategy, pid, rows, table.get(pid), k) for pid, rows in by_problem.items() if len(rows) >= k]
             usable = [v for v in values if v is not None]
             at_k[k] = math.fsum(usable) / len(values) if usable else None
         curves.append(StrategyCurve(strategy=strategy, at_k=at_k, problems=len(by_problem)))
-    report = SelectionReport(curves=tuple(curves), scorer=scorer_model,
+    report = SelectionReport(curves=tuple(curves), scorer=scorer_model, rm_model=rm,
                              judge_model=judge.sampler.model_id if judge and agreed else None,
                              judge_config=judge.config if judge and agreed else None, judge_agreement=agreed)
     _write(run.info.path / SELECTION_FILE, report)

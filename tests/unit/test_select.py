@@ -100,5 +100,15 @@ def test_evaluate_select_cli(tmp_path: Path) -> None:
     assert sel["oracle"]["3"] == 1.0
     bad = _verigen(*base, "--out", str(tmp_path / "bad"), "--select", "vibes")
     assert bad.returncode == 2 and "'vibes'" in bad.stderr and not (tmp_path / "bad").exists()
-    gen = _verigen("generate", *base[1:], "--out", str(tmp_path / "gen"), "--select", "oracle")
-    assert gen.returncode == 2 and "evaluate only" in gen.stderr
+    train = {p.id: [f"So the answer is \\boxed{{{p.reference.text}}}.", "\\boxed{0.5}", "\\boxed{0.5}"]  # type: ignore[attr-defined]
+             for p in task.problems(split="train", seed=0)}
+    (tmp_path / "train.json").write_text(json.dumps(train))
+    gen_base = [*base[1:-4], "--model", str(tmp_path / "train.json"), "-n", "3", "--split", "train"]
+    gen = _verigen("generate", *gen_base, "--out", str(tmp_path / "gen"), "--select", "majority")
+    assert gen.returncode == 0 and "3 picks (0 of them verified)" in gen.stdout, gen.stderr
+    picked = [json.loads(line) for line in (tmp_path / "gen" / "selected.jsonl").read_text().splitlines()]
+    assert [r["messages"][-1]["content"] for r in picked] == ["\\boxed{0.5}"] * 3  # the majority, not the verdict
+    assert [r["provenance"]["sample_index"] for r in picked] == [1, 1, 1]
+    assert picked[0]["selection"] == {"strategy": "majority", "score": 2.0}
+    two = _verigen("generate", *base[1:], "--out", str(tmp_path / "gen2"), "--select", "oracle,majority")
+    assert two.returncode == 2 and "give one" in two.stderr

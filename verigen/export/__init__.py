@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from verigen.config import OutputConfig
+from verigen.export._picked import SELECTED_FILE, Pick, pick_samples, write_picks
 from verigen.export._rows import dpo_row, pairs, provenance, ranked_row, rm_row, sft_row
 from verigen.export._select import Selection, SelectOptions, normalize, select
 from verigen.export._write import FILES, ExportInput, ExportSummary, write_exports
@@ -22,8 +23,10 @@ from verigen.types import ChatMessage, JSONValue, Outcome
 
 __all__ = [
     "FILES",
+    "SELECTED_FILE",
     "ExportInput",
     "ExportSummary",
+    "Pick",
     "SelectOptions",
     "Selection",
     "dpo_row",
@@ -31,6 +34,7 @@ __all__ = [
     "export_run",
     "normalize",
     "pairs",
+    "pick_samples",
     "provenance",
     "ranked_row",
     "record_in_manifest",
@@ -41,6 +45,7 @@ __all__ = [
     "sft_row",
     "sft_rows",
     "write_exports",
+    "write_picks",
 ]
 
 
