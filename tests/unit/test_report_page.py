@@ -75,6 +75,40 @@ def test_markdown_and_plots(tmp_path: Path) -> None:
         assert f"]({p.relative_to(run)})" in md
 
 
+def test_plots_wait_for_the_background_warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine starts importing matplotlib in a thread when a run starts; a draw waits
+    for that thread (matplotlib is not thread-safe) and then gives the same plots."""
+    import threading
+
+    import verigen.report._plots as plots
+
+    monkeypatch.setattr(plots, "_WARM", [])
+    started = threading.Event()
+    release = threading.Event()
+    real = plots._warm_up
+
+    def slow_warm_up() -> None:
+        started.set()
+        release.wait(30)
+        real()
+
+    monkeypatch.setattr(plots, "_warm_up", slow_warm_up)
+    plots.warm_up_in_background()
+    plots.warm_up_in_background()  # once per process
+    assert len(plots._WARM) == 1 and started.wait(30)
+    run, _ = _run(tmp_path / "run", problems=4, n=2)
+    drawn: list[object] = []
+    drawer = threading.Thread(target=lambda: drawn.append(write_report(run)))
+    drawer.start()
+    drawer.join(0.5)
+    assert drawer.is_alive() and not drawn  # waiting for the warm-up
+    release.set()
+    drawer.join(120)
+    assert not plots._WARM[0].is_alive() and len(drawn) == 1
+    names = {p.name for p in drawn[0].plots}  # type: ignore[attr-defined]
+    assert names == {"pass_at_k.png", "outcomes.png", "pass_rate_hist.png", "throughput.png", "time_split.png"}
+
+
 def test_report_command_compares_runs(tmp_path: Path) -> None:
     a, _ = _run(tmp_path / "a", problems=5, n=4)
     b, _ = _run(tmp_path / "b", problems=5, n=2)

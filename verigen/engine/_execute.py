@@ -118,6 +118,10 @@ def execute(
     todo = pending(p, rundir.latest())  # reads only: nothing is written before the model loads
     closers: list[Callable[[], None]] = []
     started = datetime.now(UTC).isoformat()
+    if p.config.output.report_plots and (todo.requests or todo.retry):
+        from verigen.report._plots import warm_up_in_background
+
+        warm_up_in_background()  # while the model and the sandboxes start
     try:
         if sampler is None and todo.requests:
             sampler = open_sampler(p)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,43 @@ from verigen.report._stats import RunStats
 OUTCOME_COLORS = {"accepted": "#2e7d32", "rejected": "#c62828", "no_answer": "#f9a825", "timeout": "#6a1b9a", "error": "#424242"}
 
 
+_WARM: list[threading.Thread] = []  # the warm-up started by warm_up_in_background, if any
+
+
+def warm_up_in_background() -> None:
+    """Starts importing matplotlib (and drawing one throw-away figure: fonts, text layout)
+    in a daemon thread, so that a run's plots at its end do not pay ~1 s of it: the
+    engine calls this when a run starts, while it waits on its model and sandboxes. Every
+    draw waits for it first (matplotlib is not thread-safe); failures are left to them."""
+    if _WARM:
+        return
+    thread = threading.Thread(target=_warm_up, name="verigen-plot-warm-up", daemon=True)
+    _WARM.append(thread)
+    thread.start()
+
+
+def _warm_up() -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(2, 1.5))
+        ax = fig.subplots()
+        ax.plot([1, 2], [0.0, 1.0], marker="o", label="warm-up")
+        ax.set_title("warm-up")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), format="png", dpi=50)
+        import matplotlib.pyplot
+    except Exception:  # the real draw reports what is wrong
+        return
+
+
 def _plt() -> Any:
+    for thread in _WARM:
+        thread.join()
     try:
         import matplotlib
     except ImportError:
