@@ -144,6 +144,10 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
         else:
             _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"),
                              judge=(p.config.model, *judge_opts) if judge_opts else None)
+            from verigen.report import write_report
+
+            # The report again, now with the best-of-N section and curve (selection.json).
+            write_report(p.out, html=p.config.output.report_html, plots=p.config.output.report_plots)
 
 
 def _strategies(mode: str, select: str | None, scorer: str | None,

@@ -163,6 +163,9 @@ def test_evaluate_select_judge_cli(tmp_path: Path) -> None:
     assert a["auc"] == pytest.approx(5 / 9)  # positives 5, 1, 3 against negatives 2, 4, 2
     assert len(a["unparseable_reasons"]) == 3
     assert sel["judge"]["config"]["threshold"] == 3.0
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "| judge | 0.333 | 0.556 | 0.667 |" in md
+    assert "- judge vs verifier: accuracy 0.667, AUC 0.556, unparseable judgements 3/9" in md
     rows = [json.loads(line) for line in (tmp_path / "run" / "judge.jsonl").read_text().splitlines()]
     assert len(rows) == 9 and rows[2]["score"] is None and rows[2]["judgements"][0]["text"] == "no score here"
     bad = _verigen(*base, "--out", str(tmp_path / "bad"), "--select", "oracle", "--judge-threshold", "4")

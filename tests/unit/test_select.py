@@ -98,6 +98,15 @@ def test_evaluate_select_cli(tmp_path: Path) -> None:
     # two wrong "0.5" votes outvote the right answer among all three; a tie goes to the first seen
     assert sel["majority"] == {"1": pytest.approx(1 / 3), "2": pytest.approx(2 / 3), "3": 0.0}
     assert sel["oracle"]["3"] == 1.0
+    md = (tmp_path / "run" / "report.md").read_text()  # the report is rewritten with the curves
+    assert "## Best-of-N by strategy (selection.json)" in md
+    assert "| majority | 0.333 | 0.667 | 0.000 |" in md and "| oracle | 0.333 | 0.667 | 1.000 |" in md
+    assert "(plots/best_of_n.png)" in md and (tmp_path / "run" / "plots" / "best_of_n.png").stat().st_size > 5000
+    from verigen.report import _tables, run_stats
+    from verigen.runview import load_run
+
+    tables = {t["title"]: t for t in _tables(run_stats(load_run(tmp_path / "run")))}  # report.html's tables
+    assert tables["Best-of-N by strategy (selection.json)"]["rows"][1] == ["majority", "0.333", "0.667", "0.000"]
     bad = _verigen(*base, "--out", str(tmp_path / "bad"), "--select", "vibes")
     assert bad.returncode == 2 and "'vibes'" in bad.stderr and not (tmp_path / "bad").exists()
     train = {p.id: [f"So the answer is \\boxed{{{p.reference.text}}}.", "\\boxed{0.5}", "\\boxed{0.5}"]  # type: ignore[attr-defined]

@@ -38,6 +38,7 @@ def _draw_plots(stats: RunStats, compare: Sequence[RunStats], folder: Path) -> d
         "per-problem pass rate": p.pass_rates(stats, folder / "pass_rate_hist.png"),
         "throughput": p.throughput(stats, folder / "throughput.png"),
         "time split": p.time_split(stats, folder / "time_split.png"),
+        "best-of-n by strategy": p.best_of_n(stats, folder / "best_of_n.png"),
     }
     if compare:
         made["runs compared"] = p.curves([stats, *compare], folder / "compare_pass_at_k.png")
@@ -51,6 +52,12 @@ def _tables(stats: RunStats) -> list[dict[str, JSONValue]]:
         "head": ["rate", "value"],
         "rows": [[k, "n/a" if v is None else f"{v:.3g}"] for k, v in rates.items()],
     }]
+    sel = stats.selection
+    if sel is not None and sel.curves:
+        ks = sorted({k for c in sel.curves for k, _ in c.at_k})
+        out.append({"title": "Best-of-N by strategy (selection.json)", "head": ["strategy", *(f"best-of-n@{k}" for k in ks)],
+                    "rows": [[c.strategy, *("n/a" if dict(c.at_k).get(k) is None else f"{dict(c.at_k)[k]:.3f}" for k in ks)]
+                             for c in sel.curves]})
     rows = stats.exports.get("rows")
     if isinstance(rows, dict) and rows:
         out.append({"title": "Exports", "head": ["kind", "rows"], "rows": [[k, v] for k, v in rows.items()]})

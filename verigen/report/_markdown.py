@@ -108,12 +108,35 @@ def render_markdown(s: RunStats, plots: Mapping[str, str], compare: Sequence[Run
     lines += ["", "## Outcomes", "", "| outcome | count |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in s.outcomes.items()]
     lines += ["", "## pass@k and maj@k", "", *_curve_table(s)]
+    lines += _selection(s)
     if compare:
         lines += _compare_table([s, *compare])
     lines += _timing(s) + _exports(s.exports) + _decontam(s.exports)
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({rel})" for name, rel in plots.items()] + [""]
     return "\n".join(lines)
+
+
+def _selection(s: RunStats) -> list[str]:
+    """Best-of-N per strategy (``evaluate --select``: selection.json), beside pass@k."""
+    sel = s.selection
+    if sel is None or not sel.curves:
+        return []
+    ks = sorted({k for c in sel.curves for k, _ in c.at_k})
+    out = ["## Best-of-N by strategy (selection.json)", "",
+           "best-of-n@k: how often the strategy's pick among k samples is accepted (oracle = pass@k, "
+           "majority = maj@k).", "",
+           "| strategy |" + "".join(f" best-of-n@{k} |" for k in ks), "|---" * (1 + len(ks)) + "|"]
+    for c in sel.curves:
+        by = dict(c.at_k)
+        out.append(f"| {_md(c.strategy)} |" + "".join(f" {_fmt(by.get(k))} |" for k in ks))
+    out.append("")
+    models = [("likelihood scorer", sel.scorer), ("reward model", sel.rm_model), ("judge", sel.judge_model)]
+    out += [f"- {name}: `{_md(model)}`" for name, model in models if model]
+    if sel.judge_model:
+        out.append(f"- judge vs verifier: accuracy {_fmt(sel.judge_accuracy)}, AUC {_fmt(sel.judge_auc)}, "
+                   f"unparseable judgements {sel.judge_unparseable or 'n/a'}")
+    return [*out, ""] if any(m for _, m in models) else out
 
 
 def _compare_table(runs: Sequence[RunStats]) -> list[str]:

@@ -171,3 +171,21 @@ def time_split(stats: RunStats, path: Path) -> Path | None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2)
     ax.set_title("time split")
     return _save(fig, path)
+
+
+def best_of_n(stats: RunStats, path: Path) -> Path | None:
+    """best-of-n@k over k, one line per selection strategy (selection.json)."""
+    sel = stats.selection
+    points = [(c.strategy, [(k, v) for k, v in c.at_k if v is not None]) for c in sel.curves] if sel else []
+    points = [(name, pts) for name, pts in points if pts]
+    if not points:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for i, (name, pts) in enumerate(points):
+        ax.plot([k for k, _ in pts], [v for _, v in pts], marker="o", ms=3, label=name, color=f"C{i}")
+    _k_axis(ax, max(k for _, pts in points for k, _ in pts))
+    ax.set_ylabel("best-of-n@k")
+    ax.set_title("Best-of-N by selection strategy")
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)

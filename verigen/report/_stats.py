@@ -45,12 +45,69 @@ class Timing:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SelectionCurve:
+    strategy: str
+    at_k: tuple[tuple[int, float | None], ...]  # (k, best-of-n@k), k ascending
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selection:
+    """``selection.json`` (``evaluate --select``) as the report shows it."""
+
+    curves: tuple[SelectionCurve, ...]
+    scorer: str | None = None
+    rm_model: str | None = None
+    judge_model: str | None = None
+    judge_accuracy: float | None = None
+    judge_auc: float | None = None
+    judge_unparseable: str | None = None  # "u/n" judgements
+
+
+def _opt_float(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_selection(view: RunView) -> Selection | None:
+    """The run's ``selection.json``, or None when there is none (or it is unreadable: the
+    report then leaves the section out rather than fail)."""
+    path = view.info.path / "selection.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    raw = data.get("best_of_n@k") if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        return None
+    curves = []
+    for strategy, points in raw.items():
+        if not isinstance(points, dict):
+            continue
+        at_k = sorted((int(k), _opt_float(v)) for k, v in points.items() if str(k).isdigit())
+        curves.append(SelectionCurve(strategy=str(strategy), at_k=tuple(at_k)))
+    judge = data.get("judge")
+    agree = judge.get("agreement") if isinstance(judge, dict) else None
+    agree = agree if isinstance(agree, dict) else {}
+    bad, total = agree.get("unparseable_judgements"), agree.get("judgements")
+    return Selection(
+        curves=tuple(curves), scorer=_opt_str(data.get("scorer")), rm_model=_opt_str(data.get("rm_model")),
+        judge_model=_opt_str(judge.get("model")) if isinstance(judge, dict) else None,
+        judge_accuracy=_opt_float(agree.get("accuracy")), judge_auc=_opt_float(agree.get("auc")),
+        judge_unparseable=f"{bad}/{total}" if isinstance(bad, int) and isinstance(total, int) else None,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunStats:
     view: RunView
     outcomes: dict[str, int]
     pass_rates: tuple[float, ...]  # per problem with a usable sample: accepted / non-error
     timing: Timing
     exports: dict[str, JSONValue]  # manifest "exports" (rows, dedup counts, decontamination)
+    selection: Selection | None = None  # selection.json, when `evaluate --select` wrote one
 
 
 def _seconds(a: str | None, b: str | None) -> float | None:
@@ -103,4 +160,5 @@ def run_stats(view: RunView) -> RunStats:
         pass_rates=tuple(accepted[p] / usable[p] for p in sorted(usable)),
         timing=timing,
         exports=exports if isinstance(exports, dict) else {},
+        selection=read_selection(view),
     )
