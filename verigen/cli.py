@@ -81,7 +81,8 @@ WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Verifier work
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory.")]
 SelectOpt = Annotated[str | None, typer.Option(
     "--select", help=("evaluate: best-of-n@k of these Best-of-N strategies (comma list: oracle, majority, likelihood, "
-                      "judge, rm); generate: one strategy (not judge), whose pick per problem is kept in selected.jsonl."))]
+                      "judge, rm); generate: one strategy, whose pick per problem is kept in selected.jsonl "
+                      "(judge: only a pick scored at least --judge-threshold)."))]
 ScorerOpt = Annotated[str | None, typer.Option(
     "--scorer-model", help="Causal LM scoring --select likelihood (or the reward model of --select rm without likelihood).")]
 RMModelOpt = Annotated[str | None, typer.Option(
@@ -102,8 +103,6 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
 
     strategies = _strategies(mode, opts.pop("select"), opts.pop("scorer_model"), opts.pop("rm_model"))  # type: ignore[arg-type]
     judge_opts = _judge_options(strategies, opts.pop("judge_model"), opts.pop("judge_threshold"))  # type: ignore[arg-type]
-    if judge_opts is not None and mode == "generate":
-        raise UsageError("generate --select judge (keeping the judge's pick as data) is not built: use evaluate --select judge")
 
     base: dict[str, object] = {"mode": mode}
     task_args = parse_task_args(list(opts.pop("task_args") or []))  # type: ignore[call-overload]
@@ -140,7 +139,8 @@ def _run(mode: str, config_file: Path | None, sets: list[str] | None, executor: 
     print_summary(out, summary)
     if strategies is not None:
         if p.config.mode == "generate":
-            _keep_picks(p.out, *strategies, device=p.config.model.model_dump().get("device"))
+            _keep_picks(p.out, *strategies, device=p.config.model.model_dump().get("device"),
+                        judge=(p.config.model, *judge_opts) if judge_opts else None)
         else:
             _print_selection(p.out, *strategies, device=p.config.model.model_dump().get("device"),
                              judge=(p.config.model, *judge_opts) if judge_opts else None)
@@ -238,14 +238,26 @@ def _print_agreement(a: object, model: str | None) -> None:
 
 
 def _keep_picks(run_dir: Path, names: tuple[str, ...], scorer: str | None, rm_model: str | None, *,
-                device: object) -> None:
+                device: object, judge: tuple[ModelConfig, str | None, float] | None = None) -> None:
     from verigen.export._picked import pick_samples, write_picks
     from verigen.runview import load_run
     from verigen.types import Outcome
 
     dev = device if isinstance(device, str) and device != "auto" else "cpu"
     view = load_run(run_dir)
-    picks = pick_samples(view, names[0], scorer_model=scorer, rm_model=rm_model, device=dev)
+    if judge is None:
+        picks = pick_samples(view, names[0], scorer_model=scorer, rm_model=rm_model, device=dev)
+    else:
+        from verigen.judge import JudgeConfig, open_judge
+        from verigen.select import JudgeSetup
+
+        model_cfg, judge_model, threshold = judge
+        sampler = open_judge(model_cfg, judge_model)
+        try:
+            setup = JudgeSetup(sampler=sampler, config=JudgeConfig(threshold=threshold))
+            picks = pick_samples(view, names[0], device=dev, judge=setup)
+        finally:
+            sampler.close()
     path = write_picks(view, picks)
     verified = sum(1 for p in picks if p.record.verdict.outcome is Outcome.ACCEPTED)
     out.print(f"--select {names[0]}: {len(picks)} picks ({verified} of them verified) -> {escape(str(path))}",

@@ -43,7 +43,7 @@ from verigen.sampling.base import Sampler
 from verigen.types import ChatMessage, JSONValue, Outcome
 
 __all__ = ["JUDGE_FILE", "STRATEGIES", "JudgeSetup", "SelectionReport", "StrategyCurve", "best_of_n_at_k",
-           "likelihood_scores", "parse_strategies", "rm_spec", "select_run"]
+           "judge_scores", "likelihood_scores", "parse_strategies", "rm_spec", "select_run"]
 
 STRATEGIES = ("oracle", "majority", "likelihood", "judge", "rm")
 SELECTION_FILE = "selection.json"
@@ -201,7 +201,7 @@ def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | N
     judged: dict[str, list[float | None]] = {}
     agreed: JudgeAgreement | None = None
     if "judge" in strategies and judge is not None:
-        judged, agreed = _judge(run, by_problem, judge)
+        judged, agreed = judge_scores(run, by_problem, judge)
     curves = []
     for strategy in strategies:
         at_k: dict[int, float | None] = {}
@@ -218,10 +218,11 @@ def select_run(run: RunView, strategies: Sequence[str], *, scorer_model: str | N
     return report
 
 
-def _judge(run: RunView, by_problem: Mapping[str, list[tuple[int, bool, str | None, str]]],
-           judge: JudgeSetup) -> tuple[dict[str, list[float | None]], JudgeAgreement]:
-    """Judge scores per problem (in pool order) and the judge's agreement with the verdicts;
-    every judgement goes to ``judge.jsonl``."""
+def judge_scores(run: RunView, by_problem: Mapping[str, list[tuple[int, bool, str | None, str]]],
+                 judge: JudgeSetup) -> tuple[dict[str, list[float | None]], JudgeAgreement]:
+    """Judge scores per problem (in pool order: ``by_problem`` rows are (sample index,
+    accepted, answer, text)) and the judge's agreement with the verdicts; every judgement
+    goes to ``judge.jsonl`` in the run directory."""
     instructions = {p.id: p.prompt for p in run.problems}
     items = [JudgeItem(key=pid, index=i, instruction=instructions.get(pid, ""), response=text)
              for pid, rows in by_problem.items() for i, _, _, text in rows]

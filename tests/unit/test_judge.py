@@ -186,3 +186,33 @@ def test_open_judge_is_the_run_model_unless_named(tmp_path: Path) -> None:
     assert named.model_id == f"fake:{other}" and judge_responses(named, item)[0].score == 4.0
     with pytest.raises(UsageError, match="not a script file"):
         open_judge(cfg, str(tmp_path / "missing.json"))
+
+
+def test_generate_select_judge_keeps_the_judges_pick_above_its_threshold(tmp_path: Path) -> None:
+    from verigen.task import TaskContext, create_task
+
+    task = create_task("arithmetic", {"difficulty": "1", "count": "3"}, TaskContext())
+    problems = list(task.problems(split="train", seed=0))
+    judge = [["Score: 5", "Score: 2", "no score here"],  # pick 0 (5)
+             ["Score: 1", "Score: 4", "Score: 3\nScore: 4"],  # pick 1 (4)
+             ["Score: 3", "Score: 2", "Score: 9"]]  # best is 3: under the threshold of 4, no pick
+    script: dict[str, list[str]] = {}
+    for p, replies in zip(problems, judge, strict=True):
+        script[p.id] = [f"So the answer is \\boxed{{{p.reference.text}}}.", "\\boxed{0.5}", "\\boxed{0.25}"]  # type: ignore[attr-defined]
+        script[f"judge/{p.id}"] = replies
+    sf = tmp_path / "script.json"
+    sf.write_text(json.dumps(script))
+    res = _verigen("generate", "--task", "arithmetic", "--task-arg", "difficulty=1", "--task-arg", "count=3",
+                   "--split", "train", "--backend", "fake", "--model", str(sf), "-n", "3",
+                   "--out", str(tmp_path / "gen"), "--select", "judge", "--judge-threshold", "4")
+    assert res.returncode == 0, res.stderr
+    assert "2 picks (1 of them verified)" in res.stdout
+    picked = [json.loads(line) for line in (tmp_path / "gen" / "selected.jsonl").read_text().splitlines()]
+    by_problem = {r["provenance"]["problem_id"]: r for r in picked}
+    assert set(by_problem) == {problems[0].id, problems[1].id}
+    assert by_problem[problems[0].id]["provenance"]["sample_index"] == 0
+    assert by_problem[problems[0].id]["selection"] == {"strategy": "judge", "score": 5.0}
+    assert by_problem[problems[1].id]["provenance"]["sample_index"] == 1
+    assert by_problem[problems[1].id]["selection"] == {"strategy": "judge", "score": 4.0}
+    rows = [json.loads(line) for line in (tmp_path / "gen" / "judge.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and sum(r["score"] is None for r in rows) == 3

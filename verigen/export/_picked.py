@@ -7,7 +7,11 @@ The pick of a problem among its usable samples (ERROR excluded, as everywhere):
 - ``majority``: the first sample whose extracted answer is the most frequent one (ties to the
   answer seen first); none when no sample has an answer;
 - ``likelihood`` / ``rm``: the highest score (ties to the lowest sample index); none when no
-  sample has a score.
+  sample has a score;
+- ``judge``: the highest LLM-judge score (``verigen.judge``, ties to the lowest sample
+  index), kept only when it reaches the judge's threshold (default 3 of 5): a response the
+  judge itself rates poorly is not training data. Unparseable judgements give no score;
+  every judgement goes to ``judge.jsonl``.
 
 ``selected.jsonl`` holds one SFT row per pick (``{"messages": [...prompt, assistant]}``, what
 ``verigen train`` reads) with its ``provenance`` (the verdict included, so a user sees what
@@ -20,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from verigen.errors import UsageError
 from verigen.export._rows import sft_row
@@ -27,6 +32,9 @@ from verigen.records import SampleRecord
 from verigen.rundir import write_jsonl_atomic
 from verigen.runview import RunView
 from verigen.types import JSONValue, Outcome
+
+if TYPE_CHECKING:
+    from verigen.select import JudgeSetup
 
 SELECTED_FILE = "selected.jsonl"
 
@@ -39,8 +47,9 @@ class Pick:
 
 
 def pick_samples(run: RunView, strategy: str, *, scorer_model: str | None = None, rm_model: str | None = None,
-                 device: str = "cpu") -> list[Pick]:
-    """The chosen sample of every problem that has one, in problem order."""
+                 device: str = "cpu", judge: JudgeSetup | None = None) -> list[Pick]:
+    """The chosen sample of every problem that has one, in problem order. ``judge``: the
+    open judge of the ``judge`` strategy."""
     groups: dict[str, list[SampleRecord]] = {}
     for rec in run.records:
         if rec.verdict.outcome is not Outcome.ERROR:
@@ -49,6 +58,8 @@ def pick_samples(run: RunView, strategy: str, *, scorer_model: str | None = None
         recs.sort(key=lambda r: r.sample.index)
     if strategy in ("likelihood", "rm"):
         scores = _model_scores(run, groups, strategy, scorer_model=scorer_model, rm_model=rm_model, device=device)
+    elif strategy == "judge":
+        scores = _judge_scores(run, groups, judge)
     picks = []
     for pid in sorted(groups):
         recs = groups[pid]
@@ -59,6 +70,10 @@ def pick_samples(run: RunView, strategy: str, *, scorer_model: str | None = None
             pick = _majority(recs)
         elif strategy in ("likelihood", "rm"):
             pick = _best(recs, scores[pid], strategy)
+        elif strategy == "judge" and judge is not None:
+            pick = _best(recs, scores[pid], strategy)
+            if pick is not None and (pick.score is None or pick.score < judge.config.threshold):
+                pick = None
         else:
             raise UsageError(f"unknown --select strategy {strategy!r} for generate")
         if pick is not None:
@@ -103,6 +118,18 @@ def _model_scores(run: RunView, groups: dict[str, list[SampleRecord]], strategy:
 
         flat = iter(reward_scores(model, pairs, device=device))
     return {pid: [next(flat) for _ in groups[pid]] for pid in sorted(groups)}
+
+
+def _judge_scores(run: RunView, groups: dict[str, list[SampleRecord]],
+                  judge: JudgeSetup | None) -> dict[str, list[float | None]]:
+    if judge is None:
+        raise UsageError("--select judge needs a judge model (the run's own model unless --judge-model)")
+    from verigen.select import judge_scores
+
+    by_problem = {pid: [(r.sample.index, r.verdict.outcome is Outcome.ACCEPTED, r.verdict.answer, r.sample.text)
+                        for r in groups[pid]] for pid in sorted(groups)}
+    scores, _ = judge_scores(run, by_problem, judge)
+    return scores
 
 
 def write_picks(run: RunView, picks: Sequence[Pick], path: Path | None = None) -> Path:
