@@ -484,7 +484,9 @@ def selfplay_cmd(
     rounds: Annotated[int, typer.Option("--rounds", min=1)] = 1,
     puzzles: Annotated[int, typer.Option("--puzzles", min=1, help="Puzzles written per round.")] = 16,
     attempts: Annotated[int, typer.Option("--attempts", min=1, help="Solutions sampled per puzzle.")] = 4,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (new or empty).")] = Path("runs/selfplay"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=(
+        "Output folder: new, empty, or an earlier selfplay run with the same settings (resumed after its last "
+        "round; a larger --rounds extends it)."))] = Path("runs/selfplay"),
     fewshot: Annotated[int, typer.Option("--fewshot", min=1, max=16)] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 0.8,
@@ -502,6 +504,7 @@ def selfplay_cmd(
 
     Writes OUT/p3/puzzles.json (+ split.json; load with --task p3 --data-dir OUT --split train),
     sft.jsonl, rounds.jsonl (counts per round) and puzzles.jsonl (every puzzle's verdict).
+    The same command again resumes after the last finished round.
     --set model.KEY=VALUE sets backend options. With --executor ray the puzzles and solutions
     are sampled and the solutions checked on Ray actors (up for every round); screening and
     the output files stay here.
@@ -509,7 +512,14 @@ def selfplay_cmd(
     from verigen.config import build_config
     from verigen.engine import SamplerSpec, check_model
     from verigen.executors import session
-    from verigen.selfplay import AdmissionConfig, PuzzleVerifierSpec, SelfPlayConfig, check_out, run_selfplay
+    from verigen.selfplay import (
+        AdmissionConfig,
+        PuzzleVerifierSpec,
+        SelfPlayConfig,
+        check_out,
+        run_selfplay,
+        selfplay_settings,
+    )
     from verigen.task import TaskContext, create_task
     from verigen.types import SamplingParams
 
@@ -526,7 +536,7 @@ def selfplay_cmd(
     sp = SelfPlayConfig(rounds=rounds, puzzles=puzzles, attempts=attempts, fewshot=fewshot, seed=seed,
                         write_params=params, solve_params=params, admission=AdmissionConfig(workers=workers))
     spec = SamplerSpec(backend=config.model.backend, model=config.model.name, options=check_model(config.model))
-    check_out(out_dir)  # before a model loads or a cluster starts
+    check_out(out_dir, selfplay_settings(sp, task, None))  # before a model loads or a cluster starts
     with session(where) as workers_at:
         counts = run_selfplay(sampler=workers_at.sampler(spec), seed_task=task, out=out_dir, config=sp,
                               progress=lambda line: err.print(escape(line), highlight=False),

@@ -6,6 +6,7 @@ puzzles.json then served and verified by the ``p3`` task."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -223,8 +224,47 @@ def test_selfplay_end_to_end(tmp_path: Path, bwrap: str) -> None:
     finally:
         verifier.close()
 
-    again = _cli(*args)  # nothing already written is overwritten
-    assert again.returncode == 2 and "not an empty folder" in again.stderr
+    files = {name: (out / name).read_bytes() for name in ("rounds.jsonl", "sft.jsonl", "puzzles.jsonl")}
+    again = _cli(*args)  # the same command on a finished run: nothing left to do, nothing rewritten
+    assert again.returncode == 0, again.stderr
+    assert {name: (out / name).read_bytes() for name in files} == files
+    other = _cli(*[a if a != "8" else "4" for a in args])  # --puzzles 4: other settings
+    assert other.returncode == 2 and "other settings (options" in other.stderr
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine")
+    refused = _cli(*args[:-5], str(stray), *args[-4:])
+    assert refused.returncode == 2 and "not an empty folder nor a selfplay run" in refused.stderr
+    assert (stray / "notes.txt").read_text() == "mine" and len(list(stray.iterdir())) == 1
+
+
+def test_selfplay_resumes_after_its_last_finished_round(tmp_path: Path, bwrap: str) -> None:
+    seed, out = _seed_data(tmp_path / "seed"), tmp_path / "out"
+    script = _script(tmp_path / "script.json")
+
+    def args(rounds: int, folder: Path) -> list[str]:
+        return ["selfplay", "--backend", "fake", "--model", str(script), "--seed-task", "p3", "--rounds", str(rounds),
+                "--puzzles", "8", "--attempts", "2", "--out", str(folder), "--data-dir", str(seed), "--sandbox", bwrap]
+
+    first = _cli(*args(1, out))
+    assert first.returncode == 0, first.stderr
+    assert len((out / "rounds.jsonl").read_text().splitlines()) == 1
+    extended = _cli(*args(2, out))  # a larger --rounds continues the run
+    assert extended.returncode == 0 and "resuming after round 0" in extended.stderr, extended.stderr
+    rounds = [json.loads(line) for line in (out / "rounds.jsonl").read_text().splitlines()]
+    # the same counts as two rounds in one go: round 1's duplicate of a round-0 puzzle is still found
+    assert rounds[1] == {"round": 1, "generated": 8, "parsed": 2, "non_trivial": 2, "solved": 2, "kept": 1, "errors": 0}
+    names = [p["name"] for p in json.loads((out / "p3" / "puzzles.json").read_text())]
+    assert names == ["SelfPlay_r0_0:0", "SelfPlay_r1_0:0"]
+    done = {name: (out / name).read_bytes() for name in ("rounds.jsonl", "sft.jsonl", "puzzles.jsonl", "p3/puzzles.json")}
+
+    # Killed in round 1 after every file but rounds.jsonl was written: round 1 runs again.
+    killed = tmp_path / "killed"
+    shutil.copytree(out, killed)
+    (killed / "rounds.jsonl").write_text((out / "rounds.jsonl").read_text().splitlines()[0] + "\n")
+    again = _cli(*args(2, killed))
+    assert again.returncode == 0, again.stderr
+    assert {name: (killed / name).read_bytes() for name in done} == done
 
 
 def test_check_puzzle_drops_a_renamed_p3_test_puzzle(tmp_path: Path, bwrap: str, shared_data: Path) -> None:

@@ -16,7 +16,14 @@ from verigen.selfplay._admit import (
     Status,
 )
 from verigen.selfplay._dedup import Fingerprint, NearDuplicates, fingerprint
-from verigen.selfplay._loop import RoundCounts, SelfPlayConfig, check_out, run_selfplay, writing_prompt
+from verigen.selfplay._loop import (
+    RoundCounts,
+    SelfPlayConfig,
+    check_out,
+    run_selfplay,
+    selfplay_settings,
+    writing_prompt,
+)
 from verigen.selfplay._parse import ParsedPuzzle, PuzzleSyntaxError, extract_puzzle, parse_puzzle, probes, solution_body
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "parse_puzzle",
     "probes",
     "run_selfplay",
+    "selfplay_settings",
     "solution_body",
     "writing_prompt",
 ]

@@ -6,13 +6,18 @@ type, probes in the sandbox) -> ``attempts`` solutions per screened puzzle, prom
 verified by the seed task itself (its prompt, its ``PuzzleVerifier``) -> near-duplicates
 (of each other, of earlier rounds, of the seed task's test puzzles) dropped.
 
-Output directory (each file replaced atomically after every round):
+Output directory (each file replaced atomically after every round; ``rounds.jsonl`` last):
 
 - ``p3/puzzles.json`` + ``p3/split.json``: the kept puzzles in P3's layout, every family
   in ``train`` (``verigen generate --task p3 --data-dir DIR --split train``);
 - ``sft.jsonl``: (puzzle prompt, verified solution) chat pairs with provenance;
 - ``rounds.jsonl``: per round, puzzles generated / parsed / non_trivial / solved / kept / errors;
-- ``puzzles.jsonl``: every generated puzzle with its status, stage and reason.
+- ``puzzles.jsonl``: every generated puzzle with its status, stage and reason;
+- ``selfplay.json``: the settings (model, seed task, every option but ``rounds``).
+
+Resumable by round: the same command on the same folder continues after the last round in
+``rounds.jsonl`` (what a killed round had written is dropped and the round is run again),
+and a larger ``--rounds`` extends a finished run; other settings are refused.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import json
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +39,9 @@ from verigen.types import ChatMessage, GenerationRequest, JSONValue, Problem, Sa
 from verigen.verify.pool import VerifyPool
 from verigen.verify.puzzle import Puzzle
 
-__all__ = ["RoundCounts", "SelfPlayConfig", "check_out", "run_selfplay", "writing_prompt"]
+__all__ = ["RoundCounts", "SelfPlayConfig", "check_out", "run_selfplay", "selfplay_settings", "writing_prompt"]
 
+SETTINGS_FILE = "selfplay.json"
 MAX_EXAMPLE_CHARS = 400  # few-shot examples: sat sources up to this long
 CODE_INSTRUCTION = "Answer with the code in a single ```python code block."
 
@@ -119,23 +125,98 @@ class _State:
         _atomic_write(out / "p3" / "split.json", json.dumps({"train": families, "test": []}) + "\n")
         _atomic_write(out / "sft.jsonl", _jsonl(self.sft))
         _atomic_write(out / "puzzles.jsonl", _jsonl(self.log))
+        # Last: a round is done once rounds.jsonl lists it (a resume trusts nothing beyond).
         _atomic_write(out / "rounds.jsonl", _jsonl([r.to_json() for r in self.rounds]))
 
 
-def check_out(out: Path) -> None:
-    """``out`` must be new or an empty folder: nothing is overwritten."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder (nothing is overwritten)")
+def selfplay_settings(config: SelfPlayConfig, seed_task: Task[object], model: str | None) -> dict[str, JSONValue]:
+    """What a run's output depends on (``selfplay.json``): every option but ``rounds`` (a
+    run may be extended) and the admission's worker count (speed only). ``model``: the
+    sampler's model id (None: not compared, as before the model loads)."""
+    options = asdict(config)
+    options.pop("rounds")
+    options["admission"].pop("workers")
+    data = {"seed_task": seed_task.name, "seed_data": None if seed_task.ctx.data_dir is None else str(seed_task.ctx.data_dir),
+            "options": options, "model": model}
+    return json.loads(json.dumps(data))  # type: ignore[no-any-return]
+
+
+def check_out(out: Path, settings: dict[str, JSONValue] | None = None) -> bool:
+    """``out`` must be new, an empty folder, or an earlier selfplay run with the same
+    ``settings`` (then True: it is resumed); nothing is overwritten otherwise."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    saved_path = out / SETTINGS_FILE
+    if not out.is_dir() or not saved_path.is_file():
+        raise UsageError(f"selfplay: --out {str(out)!r} exists and is not an empty folder nor a selfplay run "
+                         "(nothing is overwritten)")
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"selfplay: cannot read {str(saved_path)!r}: {exc}") from None
+    if settings is not None and isinstance(saved, dict):
+        keys = [k for k in settings if not (k == "model" and settings[k] is None)]
+        differ = [k for k in keys if saved.get(k) != settings[k]]
+        if differ:
+            raise UsageError(f"selfplay: --out {str(out)!r} holds a run with other settings ({', '.join(differ)}: "
+                             f"{saved.get(differ[0])!r} there, {settings[differ[0]]!r} now); use a new --out")
+    return True
+
+
+def _round_of(name: object) -> int:
+    """The round of a puzzle named ``SelfPlay_r{round}_{index}:0``."""
+    text = str(name)
+    try:
+        return int(text.split("_r", 1)[1].split("_", 1)[0])
+    except (IndexError, ValueError):
+        raise UsageError(f"selfplay: unexpected puzzle name {text!r} in the output folder") from None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, JSONValue]]:
+    if not path.is_file():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise UsageError(f"selfplay: {str(path)!r} line {n} is not a JSON object")
+            rows.append(row)
+    return rows
+
+
+def _resumed(out: Path, index: NearDuplicates) -> _State:
+    """The state after the last round ``rounds.jsonl`` records; whatever a killed round
+    wrote beyond it is dropped. Kept puzzles go back into the near-duplicate index."""
+    try:
+        rounds = [RoundCounts(**row) for row in _read_jsonl(out / "rounds.jsonl")]  # type: ignore[arg-type]
+        done = len(rounds)
+        if [c.round for c in rounds] != list(range(done)):
+            raise UsageError(f"selfplay: {str(out / 'rounds.jsonl')!r} does not list rounds 0..{done - 1} in order")
+        raw = json.loads((out / "p3" / "puzzles.json").read_text(encoding="utf-8")) if done else []
+        kept = [Puzzle.from_json(p) for p in raw if _round_of(p.get("name")) < done]
+        sft = [r for r in _read_jsonl(out / "sft.jsonl")
+               if isinstance(r.get("provenance"), dict) and int(r["provenance"].get("round", done)) < done]  # type: ignore[union-attr, arg-type]
+        log = [r for r in _read_jsonl(out / "puzzles.jsonl") if int(r.get("round", done)) < done]  # type: ignore[arg-type]
+    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise UsageError(f"selfplay: cannot resume from {str(out)!r}: {exc}") from None
+    for puzzle in kept:
+        fp = fingerprint(puzzle.sat)
+        if fp is not None:
+            index.add(puzzle.name, fp)
+    return _State(kept=kept, sft=sft, log=log, rounds=rounds)
 
 
 def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
                  progress: Callable[[str], None] | None = None, pool: VerifyPool | None = None) -> list[RoundCounts]:
-    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new or
-    empty. ``progress`` gets one line per stage of each round. ``pool``: an open pool of a
+    """All rounds; returns their counts (also in ``out/rounds.jsonl``). ``out`` must be new,
+    empty, or an earlier run with the same settings (resumed after its last round).
+    ``progress`` gets one line per stage of each round. ``pool``: an open pool of a
     ``PuzzleVerifierSpec``'s verifier that checks the solutions (a session's: local or on Ray
     actors; left open), else the admission's own, one per round. Screening (``sat`` on the
     probes) runs here, in this process's sandbox."""
-    check_out(out)
+    settings = selfplay_settings(config, seed_task, sampler.model_id)
+    resume = check_out(out, settings)
     every = _puzzles(seed_task, "train")
     # Short examples keep prompts small; a seed set of long puzzles only is used as it is.
     train = [p for p in every if len(p.sat) <= MAX_EXAMPLE_CHARS] or every
@@ -146,10 +227,16 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
         fp = fingerprint(p.sat)
         if fp is not None:
             index.add(f"{seed_task.name} test puzzle {p.name}", fp)
-    state = _State()
+    state = _resumed(out, index) if resume else _State()
+    if not resume:
+        _atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=1) + "\n")
+    elif progress is not None and state.rounds:
+        progress(f"resuming after round {len(state.rounds) - 1} of {str(out)!r}")
+    if len(state.rounds) >= config.rounds:
+        return state.rounds[: config.rounds]
     admission = PuzzleAdmission(sandbox=seed_task.ctx.sandbox, config=config.admission)
     try:
-        for r in range(config.rounds):
+        for r in range(len(state.rounds), config.rounds):
             state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config,
                                        progress or (lambda line: None), pool))
             state.write(out)
