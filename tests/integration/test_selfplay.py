@@ -211,6 +211,17 @@ def test_selfplay_end_to_end(tmp_path: Path, bwrap: str) -> None:
     assert len(sft) == 2 and sft[0]["messages"][-1]["role"] == "assistant"
     assert "def sat(li: List[int])" in sft[0]["messages"][0]["content"]
 
+    # The no-verifier ablation: every attempt at a screened puzzle, right or wrong, and a
+    # sample of as many as sft.jsonl holds.
+    unverified = [json.loads(line) for line in (out / "unverified.jsonl").read_text().splitlines()]
+    screened = {f"SelfPlay_r0_{i}:0" for i in (0, 4, 5, 6)} | {f"SelfPlay_r1_{i}:0" for i in (0, 1)}
+    assert {r["provenance"]["puzzle"] for r in unverified} == screened
+    assert len(unverified) == 2 * len(screened)  # --attempts 2 each
+    assert any("wrong type" in r["messages"][-1]["content"] for r in unverified)  # kept although it fails
+    assert all(r["provenance"]["verifier"] is None for r in unverified)
+    ablation = [json.loads(line) for line in (out / "sft_unverified.jsonl").read_text().splitlines()]
+    assert len(ablation) == len(sft) and all(r in unverified for r in ablation)
+
     # The dataset is P3's own layout: the p3 task serves it and its verifier accepts every body.
     task = create_task("p3", {}, TaskContext(data_dir=out, sandbox=bwrap))
     problems = list(task.problems(split="train", seed=0))
@@ -256,7 +267,8 @@ def test_selfplay_resumes_after_its_last_finished_round(tmp_path: Path, bwrap: s
     assert rounds[1] == {"round": 1, "generated": 8, "parsed": 2, "non_trivial": 2, "solved": 2, "kept": 1, "errors": 0}
     names = [p["name"] for p in json.loads((out / "p3" / "puzzles.json").read_text())]
     assert names == ["SelfPlay_r0_0:0", "SelfPlay_r1_0:0"]
-    done = {name: (out / name).read_bytes() for name in ("rounds.jsonl", "sft.jsonl", "puzzles.jsonl", "p3/puzzles.json")}
+    done = {name: (out / name).read_bytes() for name in ("rounds.jsonl", "sft.jsonl", "puzzles.jsonl", "p3/puzzles.json",
+                                                         "unverified.jsonl", "sft_unverified.jsonl")}
 
     # Killed in round 1 after every file but rounds.jsonl was written: round 1 runs again.
     killed = tmp_path / "killed"

@@ -11,6 +11,9 @@ Output directory (each file replaced atomically after every round; ``rounds.json
 - ``p3/puzzles.json`` + ``p3/split.json``: the kept puzzles in P3's layout, every family
   in ``train`` (``verigen generate --task p3 --data-dir DIR --split train``);
 - ``sft.jsonl``: (puzzle prompt, verified solution) chat pairs with provenance;
+- ``unverified.jsonl``: every solution attempt of every screened puzzle, whether or not it
+  passes, and ``sft_unverified.jsonl``: as many of them as ``sft.jsonl`` has rows (a seeded
+  sample): the paper's no-verifier ablation, to fine-tune on the same way;
 - ``rounds.jsonl``: per round, puzzles generated / parsed / non_trivial / solved / kept / errors;
 - ``puzzles.jsonl``: every generated puzzle with its status, stage and reason;
 - ``selfplay.json``: the settings (model, seed task, every option but ``rounds``).
@@ -34,8 +37,10 @@ from verigen.errors import UsageError
 from verigen.sampling.base import Sampler, generate_all
 from verigen.selfplay._admit import AdmissionConfig, PuzzleAdmission, PuzzleVerdict
 from verigen.selfplay._dedup import NearDuplicates, fingerprint
+from verigen.selfplay._parse import solution_body
 from verigen.task import Task, TaskContext, create_task
 from verigen.types import ChatMessage, GenerationRequest, JSONValue, Problem, SamplingParams
+from verigen.verify._code_exec import extract_code
 from verigen.verify.pool import VerifyPool
 from verigen.verify.puzzle import Puzzle
 
@@ -115,15 +120,25 @@ def _jsonl(rows: Sequence[dict[str, JSONValue]]) -> str:
 class _State:
     kept: list[Puzzle] = field(default_factory=list)
     sft: list[dict[str, JSONValue]] = field(default_factory=list)
+    unverified: list[dict[str, JSONValue]] = field(default_factory=list)
     log: list[dict[str, JSONValue]] = field(default_factory=list)
     rounds: list[RoundCounts] = field(default_factory=list)
 
-    def write(self, out: Path) -> None:
+    def ablation(self, seed: int) -> list[dict[str, JSONValue]]:
+        """``len(sft)`` unverified pairs, a seeded sample (all of them when there are fewer)."""
+        if len(self.unverified) <= len(self.sft):
+            return list(self.unverified)
+        picked = sorted(random.Random(f"selfplay-ablation:{seed}").sample(range(len(self.unverified)), len(self.sft)))
+        return [self.unverified[i] for i in picked]
+
+    def write(self, out: Path, seed: int = 0) -> None:
         puzzles = [p.to_json() for p in self.kept]
         _atomic_write(out / "p3" / "puzzles.json", json.dumps(puzzles, indent=1, ensure_ascii=False) + "\n")
         families = [p.name.split(":", 1)[0] for p in self.kept]
         _atomic_write(out / "p3" / "split.json", json.dumps({"train": families, "test": []}) + "\n")
         _atomic_write(out / "sft.jsonl", _jsonl(self.sft))
+        _atomic_write(out / "unverified.jsonl", _jsonl(self.unverified))
+        _atomic_write(out / "sft_unverified.jsonl", _jsonl(self.ablation(seed)))
         _atomic_write(out / "puzzles.jsonl", _jsonl(self.log))
         # Last: a round is done once rounds.jsonl lists it (a resume trusts nothing beyond).
         _atomic_write(out / "rounds.jsonl", _jsonl([r.to_json() for r in self.rounds]))
@@ -195,8 +210,9 @@ def _resumed(out: Path, index: NearDuplicates) -> _State:
             raise UsageError(f"selfplay: {str(out / 'rounds.jsonl')!r} does not list rounds 0..{done - 1} in order")
         raw = json.loads((out / "p3" / "puzzles.json").read_text(encoding="utf-8")) if done else []
         kept = [Puzzle.from_json(p) for p in raw if _round_of(p.get("name")) < done]
-        sft = [r for r in _read_jsonl(out / "sft.jsonl")
-               if isinstance(r.get("provenance"), dict) and int(r["provenance"].get("round", done)) < done]  # type: ignore[union-attr, arg-type]
+        sft, unverified = ([r for r in _read_jsonl(out / name)
+                            if isinstance(r.get("provenance"), dict) and int(r["provenance"].get("round", done)) < done]  # type: ignore[union-attr, arg-type]
+                           for name in ("sft.jsonl", "unverified.jsonl"))
         log = [r for r in _read_jsonl(out / "puzzles.jsonl") if int(r.get("round", done)) < done]  # type: ignore[arg-type]
     except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
         raise UsageError(f"selfplay: cannot resume from {str(out)!r}: {exc}") from None
@@ -204,7 +220,7 @@ def _resumed(out: Path, index: NearDuplicates) -> _State:
         fp = fingerprint(puzzle.sat)
         if fp is not None:
             index.add(puzzle.name, fp)
-    return _State(kept=kept, sft=sft, log=log, rounds=rounds)
+    return _State(kept=kept, sft=sft, unverified=unverified, log=log, rounds=rounds)
 
 
 def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config: SelfPlayConfig,
@@ -239,7 +255,7 @@ def run_selfplay(*, sampler: Sampler, seed_task: Task[object], out: Path, config
         for r in range(len(state.rounds), config.rounds):
             state.rounds.append(_round(r, sampler, seed_task, train, index, admission, state, out, config,
                                        progress or (lambda line: None), pool))
-            state.write(out)
+            state.write(out, config.seed)
     finally:
         admission.close()
     return state.rounds
@@ -267,6 +283,8 @@ def _round(r: int, sampler: Sampler, seed_task: Task[object], train: list[Puzzle
         asks2 = [GenerationRequest(problem_id=p.id, messages=seed_task.messages(p)) for p in problems]
         attempts = [[c.text for c in row] for row in generate_all(sampler, asks2, solve)]
         judged = admission.judge([p.reference for p in problems], attempts, pool)
+        for problem, tries in zip(problems, attempts, strict=True):
+            _unverified(problem, tries, seed_task, sampler, state, r)
         for i, problem, verdict in zip(live, problems, judged, strict=True):
             verdicts[i] = _dedup(verdict, index)
             if verdicts[i].status == "keep":
@@ -316,6 +334,26 @@ def _dedup(verdict: PuzzleVerdict, index: NearDuplicates) -> PuzzleVerdict:
                              puzzle=verdict.puzzle, attempts=verdict.attempts, accepted=verdict.accepted)
     index.add(verdict.puzzle.name, fp)
     return verdict
+
+
+def _unverified(problem: Problem[Any], texts: Sequence[str], seed_task: Task[object], sampler: Sampler,
+                state: _State, r: int) -> None:
+    """Every attempt at a screened puzzle as a training pair, verified or not (the ablation):
+    a solution written as ``sol()`` in the layout the verified pairs use, else as written."""
+    puzzle = problem.reference
+    if not isinstance(puzzle, Puzzle):
+        return
+    prompt = [m.to_json() for m in seed_task.messages(problem)]
+    for j, text in enumerate(texts):
+        code = extract_code(text)
+        body = solution_body(code) if code is not None else None
+        program = replace(puzzle, sol_bodies=(body,)).reference(0) if body else None
+        content = "```python\n" + program.rstrip("\n") + "\n```" if program else text
+        state.unverified.append({
+            "messages": [*prompt, {"role": "assistant", "content": content}],  # type: ignore[list-item]
+            "provenance": {"task": seed_task.name, "source": "selfplay-unverified", "round": r,
+                           "puzzle": puzzle.name, "attempt": j, "model": sampler.model_id, "verifier": None},
+        })
 
 
 def _keep(verdict: PuzzleVerdict, problem: Problem[Any], seed_task: Task[object], sampler: Sampler,
