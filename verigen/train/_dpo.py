@@ -15,7 +15,6 @@ and config is returned without training again.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -25,12 +24,12 @@ from verigen.errors import UsageError
 from verigen.jsonl import read_jsonl
 from verigen.rundir import atomic_write
 from verigen.train._config import TrainConfig
+from verigen.train._placement import place, trainer_arguments
 from verigen.train._sft import (
     CHECKPOINT,
     MANIFEST,
     STARTED,
     TrainResult,
-    _device,
     _lora,
     _result,
     _save,
@@ -117,37 +116,17 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: DPOTrain
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
     from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
-    from verigen.sampling.hf import cpu_threads
-
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    device = _device(cfg)
-    cuda = device == "cuda"
-    if not cuda and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(cpu_threads())
-    # TRL's own defaults (bf16 and gradient checkpointing on) follow the device here.
-    bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
-    checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else cuda
-    if bf16 and not cuda:
-        raise UsageError("train.bf16=true needs a CUDA device (train.device)")
+    placement = place(cfg, "train")
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise UsageError(f"model {source!r} has no chat template: conversational preference rows need one")
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-    args = DPOConfig(
-        output_dir=str(out / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, optim=cfg.optimizer, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_length=cfg.max_length,
-        beta=cfg.beta, loss_type=[cfg.loss_type], bf16=bf16, gradient_checkpointing=checkpointing,
-        use_cpu=not cuda, seed=cfg.seed, data_seed=cfg.seed, report_to=[], save_strategy="no",
-        logging_steps=1, dataloader_num_workers=0, disable_tqdm=True,
-    )
+    args = DPOConfig(**trainer_arguments(cfg, out, placement), max_length=cfg.max_length, beta=cfg.beta,
+                     loss_type=[cfg.loss_type])
     trainer = DPOTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
         processing_class=tokenizer, peft_config=_lora(cfg),
@@ -155,4 +134,4 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: DPOTrain
     result = trainer.train()
     _save(trainer.model, tokenizer, out, cfg)
     loss = float(result.training_loss) if result.training_loss == result.training_loss else None
-    return int(result.global_step), loss, device
+    return int(result.global_step), loss, placement.device

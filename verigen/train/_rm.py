@@ -20,7 +20,6 @@ reward model, which a second call with the same data, base model and config retu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import Any
 from verigen.errors import UsageError
 from verigen.rundir import atomic_write
 from verigen.train._config import RMConfig
+from verigen.train._placement import place, trainer_arguments
 from verigen.train._rm_data import PreferencePair, read_preferences, split_by_prompt
 from verigen.train._rm_score import RM_CHECKPOINT, RM_MANIFEST, RewardScorer, encode, pad_id, pairwise_accuracy
 from verigen.train._sft import _versions, checkpoint_sha256, file_sha256
@@ -112,16 +112,6 @@ def train_rm(data: Path, model: str, out: Path, config: RMConfig | None = None) 
     return RMResult(out=out, checkpoint=checkpoint, manifest=manifest, reused=False)
 
 
-def _device(cfg: RMConfig) -> str:
-    import torch
-
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("rm.device 'cuda' requested but torch sees no CUDA GPU")
-    return cfg.device
-
-
 def _accuracy(scorer: RewardScorer, pairs: Sequence[PreferencePair]) -> float | None:
     if not pairs:
         return None
@@ -141,21 +131,10 @@ def _fit(train: list[PreferencePair], heldout: list[PreferencePair], source: str
     import datasets
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
-    from transformers.utils import logging as hf_logging
     from trl import RewardConfig, RewardTrainer  # type: ignore[attr-defined]
 
-    from verigen.sampling.hf import cpu_threads
-
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    device = _device(cfg)
-    cuda = device == "cuda"
-    if not cuda and "OMP_NUM_THREADS" not in os.environ:  # an explicit OMP_NUM_THREADS is left alone
-        torch.set_num_threads(cpu_threads())
-    bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
-    checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else cuda
-    if bf16 and not cuda:
-        raise UsageError("rm.bf16=true needs a CUDA device (rm.device)")
+    placement = place(cfg, "rm")
+    device = placement.device
     tok = AutoTokenizer.from_pretrained(source)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -167,15 +146,8 @@ def _fit(train: list[PreferencePair], heldout: list[PreferencePair], source: str
     before = _accuracy(scorer, heldout)
     rows = [{"chosen_ids": encode(tok, p.prompt, p.chosen, cfg.max_length),
              "rejected_ids": encode(tok, p.prompt, p.rejected, cfg.max_length)} for p in train]
-    args = RewardConfig(
-        output_dir=str(out / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, optim=cfg.optimizer, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_length=cfg.max_length,
-        center_rewards_coefficient=cfg.center_rewards_coefficient, bf16=bf16, gradient_checkpointing=checkpointing,
-        use_cpu=not cuda, seed=cfg.seed, data_seed=cfg.seed, report_to=[], save_strategy="no",
-        logging_steps=1, dataloader_num_workers=0, disable_tqdm=True,
-    )
+    args = RewardConfig(**trainer_arguments(cfg, out, placement), max_length=cfg.max_length,
+                        center_rewards_coefficient=cfg.center_rewards_coefficient)
     trainer = RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                             processing_class=tok)
     result = trainer.train()

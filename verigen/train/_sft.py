@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from verigen.errors import UsageError
 from verigen.jsonl import read_jsonl
 from verigen.rundir import atomic_write
 from verigen.train._config import TrainConfig
+from verigen.train._placement import place, trainer_arguments
 from verigen.types import JSONValue
 
 log = logging.getLogger(__name__)
@@ -180,50 +180,21 @@ def _versions() -> dict[str, JSONValue]:
     return out
 
 
-def _device(cfg: TrainConfig) -> str:
-    import torch
-
-    if cfg.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("train.device 'cuda' requested but torch sees no CUDA GPU")
-    return cfg.device
-
-
 def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainConfig) -> tuple[int, float | None, str]:
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
     from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
-    from verigen.sampling.hf import cpu_threads
-
-    datasets.disable_progress_bars()  # verigen draws its own progress
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    device = _device(cfg)
-    cuda = device == "cuda"
-    if not cuda and "OMP_NUM_THREADS" not in os.environ:  # an explicit OMP_NUM_THREADS is left alone
-        torch.set_num_threads(cpu_threads())
-    bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
-    checkpointing = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else cuda
-    if bf16 and not cuda:
-        raise UsageError("train.bf16=true needs a CUDA device (train.device)")
+    placement = place(cfg, "train")
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise UsageError(f"model {source!r} has no chat template: conversational SFT rows need one")
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-    args = SFTConfig(
-        output_dir=str(out / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, optim=cfg.optimizer, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay, max_length=cfg.max_length,
-        completion_only_loss=cfg.completion_only_loss, bf16=bf16, gradient_checkpointing=checkpointing,
-        use_cpu=not cuda, seed=cfg.seed, data_seed=cfg.seed, report_to=[], save_strategy="no",
-        logging_steps=1, dataloader_num_workers=0, disable_tqdm=True,
-    )
+    args = SFTConfig(**trainer_arguments(cfg, out, placement), max_length=cfg.max_length,
+                     completion_only_loss=cfg.completion_only_loss)
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
         processing_class=tokenizer, peft_config=_lora(cfg),
@@ -231,7 +202,7 @@ def _fit(rows: list[dict[str, JSONValue]], source: str, out: Path, cfg: TrainCon
     result = trainer.train()
     _save(trainer.model, tokenizer, out, cfg)
     loss = float(result.training_loss) if result.training_loss == result.training_loss else None
-    return int(result.global_step), loss, device
+    return int(result.global_step), loss, placement.device
 
 
 def _lora(cfg: TrainConfig) -> Any:
