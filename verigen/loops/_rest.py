@@ -38,8 +38,9 @@ from verigen.config import OutputConfig, RunConfig, SamplingConfig, TaskConfig
 from verigen.engine import NullProgress, Plan, ProgressSink, SamplerSpec, VerifierSpec, execute, pending, plan
 from verigen.errors import UsageError
 from verigen.executors import ExecutorOptions, Session, session
+from verigen.loops._markers import read_marker, write_marker
 from verigen.loops._rest_config import LoopConfig
-from verigen.rundir import RunDir, atomic_write, write_jsonl_atomic
+from verigen.rundir import RunDir, write_jsonl_atomic
 from verigen.train import TrainResult, file_sha256, train_sft
 from verigen.types import JSONValue
 
@@ -62,19 +63,6 @@ class EvalSpec:
 def _json(value: object) -> JSONValue:
     data: JSONValue = json.loads(json.dumps(value, default=str))
     return data
-
-
-def _read(path: Path) -> dict[str, JSONValue] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _safe(text: str) -> str:
@@ -118,7 +106,7 @@ class RestLoop:
         refuse_heldout(first.config.output, first.task.name, first.split)
         resolve_model(self.config.base_model)  # the model the M-step trains (cheap: nothing loads)
         self.out.mkdir(parents=True, exist_ok=True)
-        _write(self.out / LOOP_CONFIG, self._config_json())
+        write_marker(self.out / LOOP_CONFIG, self._config_json())
         (self.out / "heldout").mkdir(exist_ok=True)
         for spec, hp in zip(self._specs, heldout):
             if spec.kind != "train":
@@ -141,7 +129,7 @@ class RestLoop:
         return self._session
 
     def _check_dir(self) -> None:
-        old = _read(self.out / LOOP_CONFIG)
+        old = read_marker(self.out / LOOP_CONFIG)
         if old is None:
             if self.out.exists() and any(self.out.iterdir()):
                 raise UsageError(f"--out {str(self.out)!r} is not empty and holds no verigen rest loop; choose another --out")
@@ -229,7 +217,7 @@ class RestLoop:
         previous policy when its M-step had nothing to train on)."""
         if k == 0:
             return self.config.base_model
-        done = _read(self._iter_dir(k) / "mstep" / "train.json")
+        done = read_marker(self._iter_dir(k) / "mstep" / "train.json")
         return str(done["checkpoint"]) if done is not None else self._policy_after(k - 1)
 
     def _iteration(self, k: int) -> dict[str, JSONValue]:
@@ -257,12 +245,12 @@ class RestLoop:
             "evals": evals,
             "finished": datetime.now(UTC).isoformat(),
         }
-        old = _read(manifest_path)
+        old = read_marker(manifest_path)
         if old is not None and {k2: v for k2, v in old.items() if k2 != "finished"} == {
             k2: v for k2, v in manifest.items() if k2 != "finished"
         }:
             manifest["finished"] = old.get("finished")
-        _write(manifest_path, manifest)
+        write_marker(manifest_path, manifest)
         return manifest
 
     def _execute(self, p: Plan) -> None:
@@ -278,13 +266,13 @@ class RestLoop:
 
     def _estep(self, k: int, policy: str) -> dict[str, JSONValue]:
         marker = self._iter_dir(k) / "estep.json"
-        done = _read(marker)
+        done = read_marker(marker)
         if done is not None:
             return done
         p = plan(self._estep_config(k, policy))
         self._execute(p)
-        m = _read(p.out / "manifest.json") or {}
-        metrics = _read(p.out / "metrics.json") or {}
+        m = read_marker(p.out / "manifest.json") or {}
+        metrics = read_marker(p.out / "metrics.json") or {}
         sft = p.out / "sft.jsonl"
         exports = m.get("exports")
         decontam = exports.get("decontamination") if isinstance(exports, dict) else None
@@ -300,7 +288,7 @@ class RestLoop:
             "verifier": m.get("verifier"), "verifier_version": m.get("verifier_version"),
             "sampling_seed": p.config.sampling.seed, "contamination": contamination,
         }
-        _write(marker, result)
+        write_marker(marker, result)
         return result
 
     def _mstep(self, k: int, estep: dict[str, JSONValue]) -> dict[str, JSONValue]:
@@ -317,17 +305,17 @@ class RestLoop:
 
     def _evaluate(self, k: int, spec: EvalSpec, model: str) -> dict[str, JSONValue]:
         marker = self._iter_dir(k) / "eval" / f"{spec.label}.json"
-        done = _read(marker)
+        done = read_marker(marker)
         if done is not None:
             return done
         p = plan(self._eval_config(spec, model, self._iter_dir(k) / "eval" / spec.label))
         self._execute(p)
-        metrics = _read(p.out / "metrics.json") or {}
+        metrics = read_marker(p.out / "metrics.json") or {}
         result: dict[str, JSONValue] = {
             "kind": spec.kind, "task": p.task.name, "split": p.split, "fewshot": spec.task.fewshot,
             "run_dir": str(p.out), "model": model, "n": p.config.sampling.n, "metrics": metrics,
         }
-        _write(marker, result)
+        write_marker(marker, result)
         return result
 
     def _loop_manifest(self, iterations: list[JSONValue], *, finished: bool) -> dict[str, JSONValue]:
@@ -353,5 +341,5 @@ class RestLoop:
             "config": _json(json.loads(cfg.model_dump_json())),
             "per_iteration": iterations,
         }
-        _write(self.out / LOOP_MANIFEST, manifest)
+        write_marker(self.out / LOOP_MANIFEST, manifest)
         return manifest

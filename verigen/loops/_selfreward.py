@@ -37,8 +37,9 @@ from pathlib import Path
 from verigen.engine import NullProgress, ProgressSink
 from verigen.errors import UsageError
 from verigen.judge import JudgeConfig, JudgeItem, judge_responses, preference_pair
+from verigen.loops._markers import read_marker, write_marker
 from verigen.loops._selfreward_config import SelfRewardConfig, seed_prompts
-from verigen.rundir import atomic_write, write_jsonl_atomic
+from verigen.rundir import write_jsonl_atomic
 from verigen.sampling.base import Sampler, SampleRequest
 from verigen.train import file_sha256, train_dpo
 from verigen.types import ChatMessage, JSONValue, SamplingParams
@@ -71,19 +72,6 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _read(path: Path) -> dict[str, JSONValue] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
 def _rows(path: Path) -> list[dict[str, JSONValue]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -111,7 +99,7 @@ class SelfRewardLoop:
         check_model(self.config.model)
         resolve_model(self.config.base_model)
         self.out.mkdir(parents=True, exist_ok=True)
-        _write(self.out / LOOP_CONFIG, self._config_json())
+        write_marker(self.out / LOOP_CONFIG, self._config_json())
         write_jsonl_atomic(self.out / "seed_prompts.jsonl", ({"prompt": p} for p in self._seeds))
         iterations: list[JSONValue] = []
         try:
@@ -123,7 +111,7 @@ class SelfRewardLoop:
         return self._loop_manifest(iterations, finished=True)
 
     def _check_dir(self) -> None:
-        old = _read(self.out / LOOP_CONFIG)
+        old = read_marker(self.out / LOOP_CONFIG)
         if old is None:
             if self.out.exists() and any(self.out.iterdir()):
                 raise UsageError(f"--out {str(self.out)!r} is not empty and holds no selfreward loop; choose another --out")
@@ -149,7 +137,7 @@ class SelfRewardLoop:
     def _policy_after(self, k: int) -> str:
         if k == 0:
             return self.config.base_model
-        done = _read(self._dir(k) / "train" / "train.json")
+        done = read_marker(self._dir(k) / "train" / "train.json")
         return str(done["checkpoint"]) if done is not None else self._policy_after(k - 1)
 
     def _sampler_for(self, policy: str) -> Sampler:
@@ -187,10 +175,10 @@ class SelfRewardLoop:
             "seeds": {"sampling": s.seed + k, "train": self.config.train.seed},
             "training_config": json.loads(self.config.train.model_dump_json()),
         }
-        old = _read(self._dir(k) / "manifest.json")
+        old = read_marker(self._dir(k) / "manifest.json")
         same = old is not None and {a: b for a, b in old.items() if a != "finished"} == manifest
         manifest["finished"] = old.get("finished") if same and old else datetime.now(UTC).isoformat()
-        _write(self._dir(k) / "manifest.json", manifest)
+        write_marker(self._dir(k) / "manifest.json", manifest)
         return manifest
 
     def _earlier_prompts(self, k: int) -> list[str]:
@@ -202,7 +190,7 @@ class SelfRewardLoop:
 
     def _prompts(self, k: int, policy: str) -> dict[str, JSONValue]:
         marker = self._dir(k) / "prompts.json"
-        done = _read(marker)
+        done = read_marker(marker)
         if done is not None:
             return done
         s = self.config.selfreward
@@ -236,12 +224,12 @@ class SelfRewardLoop:
         write_jsonl_atomic(path, kept)
         result: dict[str, JSONValue] = {"file": str(path), "requested": s.new_prompts, "kept": len(kept),
                                         "dropped": dict(sorted(dropped.items())), "sha256": file_sha256(path)}
-        _write(marker, result)
+        write_marker(marker, result)
         return result
 
     def _judge(self, k: int, policy: str) -> dict[str, JSONValue]:
         marker = self._dir(k) / "judge.json"
-        done = _read(marker)
+        done = read_marker(marker)
         if done is not None:
             return done
         s = self.config.selfreward
@@ -278,12 +266,12 @@ class SelfRewardLoop:
             "unparseable_reasons": dict(sorted(reasons.items())), "score_histogram": dict(sorted(hist.items())),
             "config": cfg.to_json(), "sha256": file_sha256(path),
         }
-        _write(marker, result)
+        write_marker(marker, result)
         return result
 
     def _pairs(self, k: int) -> dict[str, JSONValue]:
         marker = self._dir(k) / "pairs.json"
-        done = _read(marker)
+        done = read_marker(marker)
         if done is not None:
             return done
         pairs: list[dict[str, JSONValue]] = []
@@ -314,7 +302,7 @@ class SelfRewardLoop:
         write_jsonl_atomic(path, pairs)
         result: dict[str, JSONValue] = {"file": str(path), "pairs": len(pairs), "dropped_ties": ties,
                                         "dropped_fewer_than_two_scores": few, "sha256": file_sha256(path)}
-        _write(marker, result)
+        write_marker(marker, result)
         return result
 
     def _train(self, k: int, policy: str, pairs: dict[str, JSONValue]) -> dict[str, JSONValue]:
@@ -344,5 +332,5 @@ class SelfRewardLoop:
             "iterations": links, "finished": finished, "updated": datetime.now(UTC).isoformat(),
             "config": json.loads(self.config.model_dump_json()),
         }
-        _write(self.out / LOOP_MANIFEST, manifest)
+        write_marker(self.out / LOOP_MANIFEST, manifest)
         return manifest
