@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=4, help="samples per problem")
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--lr", type=float, default=1e-5, help="M-step learning rate")
     parser.add_argument("--difficulty", type=int, default=1)
     parser.add_argument("--fewshot", type=int, default=2, help="few-shot baseline shots (0: off)")
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -45,7 +46,7 @@ def main() -> int:
         "task.name=arithmetic", f"task.limit={opts.train}", f"task.data_dir={opts.data_dir}",
         f"task.args.difficulty={opts.difficulty}",
         "model.backend=transformers", "model.name=default", f"sampling.n={opts.n}", "sampling.temperature=0.7",
-        f"sampling.max_tokens={opts.max_tokens}", f"train.epochs={opts.epochs}", "train.learning_rate=1e-5",
+        f"sampling.max_tokens={opts.max_tokens}", f"train.epochs={opts.epochs}", f"train.learning_rate={opts.lr}",
         "train.batch_size=4", f"rest.iterations={opts.iterations}", f"rest.fewshot_baseline={opts.fewshot}",
         f"rest.eval_tasks={json.dumps(evals)}", "rest.max_per_problem=4", "output.report_plots=true",
     ]
