@@ -55,9 +55,9 @@ def _tables(stats: RunStats) -> list[dict[str, JSONValue]]:
     sel = stats.selection
     if sel is not None and sel.curves:
         ks = sorted({k for c in sel.curves for k, _ in c.at_k})
+        rows_at = [(c.strategy, dict(c.at_k)) for c in sel.curves]
         out.append({"title": "Best-of-N by strategy (selection.json)", "head": ["strategy", *(f"best-of-n@{k}" for k in ks)],
-                    "rows": [[c.strategy, *("n/a" if dict(c.at_k).get(k) is None else f"{dict(c.at_k)[k]:.3f}" for k in ks)]
-                             for c in sel.curves]})
+                    "rows": [[name, *("n/a" if at.get(k) is None else f"{at[k]:.3f}" for k in ks)] for name, at in rows_at]})
     rows = stats.exports.get("rows")
     if isinstance(rows, dict) and rows:
         out.append({"title": "Exports", "head": ["kind", "rows"], "rows": [[k, v] for k, v in rows.items()]})

@@ -169,7 +169,9 @@ def check_out(out: Path, settings: dict[str, JSONValue] | None = None) -> bool:
         saved = json.loads(saved_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"selfplay: cannot read {str(saved_path)!r}: {exc}") from None
-    if settings is not None and isinstance(saved, dict):
+    if not isinstance(saved, dict):
+        raise UsageError(f"selfplay: {str(saved_path)!r} is not a JSON object of settings")
+    if settings is not None:
         keys = [k for k in settings if not (k == "model" and settings[k] is None)]
         differ = [k for k in keys if saved.get(k) != settings[k]]
         if differ:
