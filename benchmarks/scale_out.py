@@ -3,7 +3,9 @@
     unshare --net sh -c 'ip link set lo up && .venv/bin/python benchmarks/scale_out.py --problems 100 -n 4'
 
 (In a network namespace with only ``lo``: the private Ray cluster can reach nothing else.)
-A "worker" is one sampler actor plus one verifier actor (``--ray-samplers K --ray-verifiers K``).
+A "worker" is one sampler actor plus one verifier actor (``--ray-samplers K --ray-verifiers K``);
+"ray" feeds sampler actors (``--ray-generation actors``), "data" generates in a Ray Data
+``map_batches`` pipeline on an actor pool of K replicas (``--ray-generation data``).
 Samples come from the fake sampler (each problem's right answer and three wrong ones) with
 ``--delay`` seconds of "generation" per sample, a sleep standing in for a model; verification
 is the real math verifier in its process pool (``verify.workers`` per verifier actor). Every
@@ -87,7 +89,8 @@ def main() -> None:
              logging_level=logging.WARNING)
     print(f"private Ray cluster up in {time.perf_counter() - start:.1f} s")
     configs = [("local", ExecutorOptions())]
-    configs += [(f"ray x{k}", ExecutorOptions(kind="ray", ray=RayOptions(samplers=k, verifiers=k))) for k in (1, 2)]
+    configs += [(f"{label} x{k}", ExecutorOptions(kind="ray", ray=RayOptions(samplers=k, verifiers=k, generation=gen)))
+                for gen, label in (("actors", "ray"), ("data", "data")) for k in (1, 2)]
     try:
         for r in range(a.rounds):
             for name, options in configs:
@@ -97,7 +100,7 @@ def main() -> None:
                 summary = run(p, None, options)
                 wall = time.perf_counter() - start
                 ok = summary.metrics.error_rate == 0 and summary.new_samples == total
-                print(f"round {r} {name:7s} {wall:6.2f} s  {total / wall:7.1f} verified samples/s  "
+                print(f"round {r} {name:8s} {wall:6.2f} s  {total / wall:7.1f} verified samples/s  "
                       f"(load {os.getloadavg()[0]:.1f}){'' if ok else '  INCOMPLETE OR ERRORS'}")
     finally:
         ray.shutdown()

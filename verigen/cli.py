@@ -16,7 +16,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from verigen.cli_executor import ExecutorOpt, RayAddressOpt, RaySamplersOpt, RayVerifiersOpt, executor_options
+from verigen.cli_executor import (
+    ExecutorOpt,
+    RayAddressOpt,
+    RayGenerationOpt,
+    RaySamplerGpusOpt,
+    RaySamplersOpt,
+    RayVerifiersOpt,
+    executor_options,
+)
 from verigen.cli_tasks import app as tasks_app
 from verigen.errors import UsageError
 from verigen.task import parse_task_args
@@ -275,10 +283,13 @@ def _run_command(mode: str, doc: str) -> Callable[..., None]:
         device: DeviceOpt = None, data_dir: DataOpt = None, sandbox: SandboxOpt = None,
         workers: WorkersOpt = None, out_dir: OutOpt = None, executor: ExecutorOpt = "local",
         ray_address: RayAddressOpt = None, ray_samplers: RaySamplersOpt = None, ray_verifiers: RayVerifiersOpt = None,
-        select: SelectOpt = None, scorer_model: ScorerOpt = None, rm_model: RMModelOpt = None,
+        ray_generation: RayGenerationOpt = None,
+        ray_sampler_gpus: RaySamplerGpusOpt = None, select: SelectOpt = None, scorer_model: ScorerOpt = None,
+        rm_model: RMModelOpt = None,
         judge_model: JudgeModelOpt = None, judge_threshold: JudgeThresholdOpt = None,
     ) -> None:
-        where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
+        where = executor_options(executor, ray_address, ray_samplers, ray_verifiers, ray_generation,
+                             ray_sampler_gpus)
         _run(mode, config, set_, where, task=task, task_args=task_arg, split=split, seed=seed, limit=limit,
              model=model, backend=backend, n=n, temperature=temperature, top_p=top_p,
              max_tokens=max_tokens, stop=stop, batch_size=batch_size, device=device,
@@ -499,6 +510,8 @@ def selfplay_cmd(
     ray_address: RayAddressOpt = None,
     ray_samplers: RaySamplersOpt = None,
     ray_verifiers: RayVerifiersOpt = None,
+    ray_generation: RayGenerationOpt = None,
+    ray_sampler_gpus: RaySamplerGpusOpt = None,
 ) -> None:
     """Self-taught puzzles: the model writes P3 puzzles, verigen keeps those that prove themselves.
 
@@ -523,7 +536,8 @@ def selfplay_cmd(
     from verigen.task import TaskContext, create_task
     from verigen.types import SamplingParams
 
-    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
+    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers, ray_generation,
+                             ray_sampler_gpus)
 
     bad = [s for s in set_ or [] if not s.startswith("model.")]
     if bad:

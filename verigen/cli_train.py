@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from verigen.cli_executor import ExecutorOpt, RayAddressOpt, RaySamplersOpt, RayVerifiersOpt, executor_options
+from verigen.cli_executor import (
+    ExecutorOpt,
+    RayAddressOpt,
+    RayGenerationOpt,
+    RaySamplerGpusOpt,
+    RaySamplersOpt,
+    RayVerifiersOpt,
+    executor_options,
+)
 from verigen.config import Raw, apply_override, describe_error, load_toml
 from verigen.errors import UsageError
 from verigen.train._config import RMConfig, TrainConfig
@@ -142,6 +150,8 @@ def rest_cmd(
     ray_address: RayAddressOpt = None,
     ray_samplers: RaySamplersOpt = None,
     ray_verifiers: RayVerifiersOpt = None,
+    ray_generation: RayGenerationOpt = None,
+    ray_sampler_gpus: RaySamplerGpusOpt = None,
 ) -> None:
     """ReST-EM: sample, verify, fine-tune the base model, evaluate held-out and train; repeat.
 
@@ -151,7 +161,8 @@ def rest_cmd(
     from verigen.loops import RestLoop, build_loop_config
     from verigen.progress import RichProgress
 
-    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers)
+    where = executor_options(executor, ray_address, ray_samplers, ray_verifiers, ray_generation,
+                             ray_sampler_gpus)
 
     base: dict[str, object] = {}
     t = {k: v for k, v in {"name": task, "limit": limit, "data_dir": str(data_dir) if data_dir else None}.items() if v is not None}

@@ -156,6 +156,23 @@ def _freeze_and_kill(pids: list[int], frozen_s: float) -> list[str]:
     return names
 
 
+def kill_data_mid_run(cmd: list[str], out: Path, log: Path, roots: list[int], at_least: int) -> dict[str, object]:
+    """A run on the Ray Data path: once ``at_least`` rows are written, freeze one actor of the
+    map_batches pool mid-batch and SIGKILL it (Ray Data restarts it and retries its batch)."""
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        try:
+            _wait_rows(proc, out, at_least)
+            at = rows(out)
+            killed = _freeze_and_kill(actor_pids(roots, "MapWorker")[:1], 0.3)
+            rc = proc.wait(timeout=240)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return {"rc": rc, "killed": killed, "rows_at_kill": [at], "log": log.read_text()[-20000:]}
+
+
 def kill_mid_run(cmd: list[str], out: Path, log: Path, roots: list[int], at_least: int) -> dict[str, object]:
     """Start a Ray run. Once ``at_least`` rows are written, freeze the sampler actor mid-batch
     and SIGKILL it; once ``at_least`` more are (generation is back), freeze the verifier actors
@@ -240,7 +257,14 @@ def main(work: Path, spec: dict[str, list[str]]) -> None:
             if mode in ("rest", "selfplay"):
                 wait_file(work / LOOP_INPUTS)
             t1 = time.monotonic()
-            if name.startswith("kill"):
+            if name.startswith("data-"):  # the Ray Data generation path
+                extra = [*ray_args, "--ray-generation", "data"]
+                if name.startswith("data-kill"):
+                    report[name] = kill_data_mid_run(verigen(mode, args, work / name, *extra), work / name,
+                                                     work / f"{name}.log", roots, at_least=8)
+                else:
+                    run_cli(verigen(mode, args, work / name, *extra), work / f"{name}.log")
+            elif name.startswith("kill"):
                 report[name] = kill_mid_run(verigen(mode, args, work / name, *ray_args), work / name, work / f"{name}.log",
                                             roots, at_least=8)
             elif mode in ("rest", "selfplay"):  # one verifier actor: a loop's test is that it keeps its actors

@@ -194,7 +194,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     # The killed run has 40 problems and spends 0.08 s a sample generating (13 s in all), so
     # both kills land mid-run.
     kill = ["generate", *TASK, "--task-arg", "count=40", "--model", str(work / "kill.json"), "--set", "model.delay_s=0.08"]
-    runs = {"ray-gen": gen, "ray-eval": evaluate, "kill-gen": kill}
+    runs = {"ray-gen": gen, "ray-eval": evaluate, "kill-gen": kill,
+            "data-gen": gen, "data-eval": evaluate, "data-kill-gen": kill}  # data-*: --ray-generation data
     code, code_skipped = _code_runs(work)
     if code is not None:
         runs["ray-code"] = code
@@ -262,6 +263,25 @@ def test_killed_actors_cost_only_their_in_flight_batches(cluster: Cluster) -> No
     assert "generation batch lost (attempt 1), sending it again" in killed["log"], killed["log"][-3000:]
     # Each lost batch was sent again: nothing lost, nothing twice, the same results.
     _same_run(cluster.work / "local-kill", cluster.work / "kill-gen", exports=True, same_config=False)  # only delay_s differs
+
+
+def test_the_ray_data_path_equals_the_local_executor(cluster: Cluster) -> None:
+    _same_run(cluster.work / "local-gen", cluster.work / "data-gen", exports=True)
+    _same_run(cluster.work / "local-eval", cluster.work / "data-eval", exports=False)
+    log = (cluster.work / "data-gen.log").read_text()
+    assert "MapBatches(GenerateBatch)" in log, log[-3000:]  # it did run on Ray Data
+
+
+def test_a_killed_ray_data_actor_costs_only_its_in_flight_batch(cluster: Cluster) -> None:
+    killed = cluster.report["data-kill-gen"]
+    assert killed["rc"] == 0, killed["log"][-3000:]
+    assert len(killed["killed"]) == 1 and killed["killed"][0].startswith("ray::MapWorker"), killed["killed"]
+    assert 8 <= killed["rows_at_kill"][0] < 160, killed["rows_at_kill"]
+    # Ray Data retried the killed actor's batch, under verigen's own retry limit (6 attempts,
+    # not Ray Data's default of for ever): nothing lost, nothing twice, the same results.
+    assert "MapBatches(GenerateBatch)).submit failed. There are 5 retries remaining" in killed["log"], killed["log"][-3000:]
+    assert "delivered twice" not in killed["log"], killed["log"][-3000:]
+    _same_run(cluster.work / "local-kill", cluster.work / "data-kill-gen", exports=True, same_config=False)
 
 
 def _loop_ran(cluster: Cluster, name: str) -> tuple[Path, Path]:

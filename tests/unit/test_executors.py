@@ -168,6 +168,9 @@ def test_a_generation_batch_that_fails_every_attempt_fails_the_run(feed: Any) ->
         ({"kind": "local", "ray_verifiers": 2}, "--ray-verifiers needs --executor ray"),
         ({"kind": "ray", "ray_samplers": 0}, "bad Ray option samplers=0"),
         ({"kind": "ray", "ray_address": " "}, "--ray-address is empty"),
+        ({"kind": "ray", "ray_generation": "tasks"}, "bad --ray-generation 'tasks': expected one of actors, data"),
+        ({"kind": "local", "ray_generation": "data"}, "--ray-generation needs --executor ray"),
+        ({"kind": "ray", "ray_sampler_gpus": -1.0}, "bad Ray option sampler_gpus=-1.0: must be >= 0"),
     ],
 )
 def test_bad_executor_options_name_the_value(kwargs: dict[str, Any], needle: str) -> None:
@@ -175,11 +178,15 @@ def test_bad_executor_options_name_the_value(kwargs: dict[str, Any], needle: str
         ExecutorOptions.parse(**kwargs)
 
 
-def test_cli_refuses_a_bad_executor_with_exit_2_before_writing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--executor", "slurm"], "bad --executor 'slurm'"),
+    (["--executor", "ray", "--ray-generation", "tasks"], "bad --ray-generation 'tasks'"),
+])
+def test_cli_refuses_a_bad_executor_with_exit_2_before_writing(flags: list[str], needle: str, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "verigen.cli", "generate", "--backend", "fake", "--model", "echo",
-                          "--executor", "slurm", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+                          *flags, "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2, res.stderr
-    assert "bad --executor 'slurm'" in res.stderr and "Traceback" not in res.stderr
+    assert needle in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -358,7 +365,8 @@ def test_a_local_session_reuses_its_sampler_until_the_spec_changes(tmp_path: Pat
 ])
 def test_the_loops_take_the_executor_options_and_refuse_bad_ones_before_writing(command: list[str], tmp_path: Path) -> None:
     for flags, needle in ((["--executor", "slurm"], "bad --executor 'slurm'"),
-                          (["--ray-samplers", "2"], "--ray-samplers needs --executor ray")):
+                          (["--ray-samplers", "2"], "--ray-samplers needs --executor ray"),
+                          (["--executor", "ray", "--ray-generation", "x"], "bad --ray-generation 'x'")):
         res = subprocess.run([sys.executable, "-m", "verigen.cli", *command, *flags, "--out", str(tmp_path / "o")],
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -5,7 +5,10 @@ plans, writes the run directory and finalizes it; an executor only decides where
 sampler and the verifier pool live. ``local`` opens them in this process (the engine's
 default); ``ray`` opens sampler actors (data-parallel model replicas) and verifier actors
 (each owning a warm verifier pool built from a ``VerifierSpec``) on a Ray cluster, and hands
-the engine a sampler and a pool that feed those actors in bounded batches.
+the engine a sampler and a pool that feed those actors in bounded batches. With
+``RayOptions(generation="data")`` the sampler is a Ray Data pipeline instead
+(``verigen.executors._ray_data``): requests as rows, ``map_batches`` on an actor pool of
+``samplers`` model replicas, samples streamed back to the driver.
 
     summary = run(plan(config), progress, ExecutorOptions(kind="ray", ray=RayOptions(address="10.0.0.5:6379")))
 
@@ -31,6 +34,9 @@ from verigen.errors import UsageError
 from verigen.executors._session import LocalSession, Session
 
 ExecutorKind = Literal["local", "ray"]
+# How Ray generates: "actors" (sampler actors that verigen feeds itself, kept up across a
+# loop's stages) or "data" (a Ray Data pipeline per stage: map_batches on an actor pool).
+RayGeneration = Literal["actors", "data"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,8 +53,12 @@ class RayOptions:
     verify_batch: int = 16  # checks per verification batch
     in_flight: int = 2  # batches in flight per actor: the backpressure bound
     max_attempts: int = 6  # a batch whose actor dies is sent again, at most this many times in all
+    generation: RayGeneration = "actors"  # see RayGeneration and the README (Ray Data generation)
 
     def __post_init__(self) -> None:
+        if self.generation not in get_args(RayGeneration):
+            raise UsageError(f"bad --ray-generation {self.generation!r}: expected one of "
+                             f"{', '.join(get_args(RayGeneration))}")
         for name in ("samplers", "verifiers", "request_batch", "verify_batch", "in_flight", "max_attempts"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -67,18 +77,23 @@ class ExecutorOptions:
 
     @classmethod
     def parse(cls, kind: str, *, ray_address: str | None = None, ray_samplers: int | None = None,
-              ray_verifiers: int | None = None) -> ExecutorOptions:
+              ray_verifiers: int | None = None, ray_generation: str | None = None,
+              ray_sampler_gpus: float | None = None) -> ExecutorOptions:
         """From the CLI's words; a bad value raises ``UsageError`` naming it."""
         if kind not in get_args(ExecutorKind):
             raise UsageError(f"bad --executor {kind!r}: expected one of {', '.join(get_args(ExecutorKind))}")
         if kind == "local":
             given = [flag for flag, value in (("--ray-address", ray_address), ("--ray-samplers", ray_samplers),
-                                              ("--ray-verifiers", ray_verifiers)) if value is not None]
+                                              ("--ray-verifiers", ray_verifiers),
+                                              ("--ray-generation", ray_generation),
+                                              ("--ray-sampler-gpus", ray_sampler_gpus)) if value is not None]
             if given:
                 raise UsageError(f"{given[0]} needs --executor ray")
             return cls(kind="local")
         ray = RayOptions(address=ray_address, samplers=ray_samplers if ray_samplers is not None else 1,
-                         verifiers=ray_verifiers if ray_verifiers is not None else 1)
+                         verifiers=ray_verifiers if ray_verifiers is not None else 1,
+                         sampler_gpus=ray_sampler_gpus if ray_sampler_gpus is not None else 0.0,
+                         generation=ray_generation or "actors")  # type: ignore[arg-type]  # checked there
         return cls(kind="ray", ray=ray)
 
 
@@ -110,4 +125,4 @@ def session(options: ExecutorOptions | None = None) -> Iterator[Session]:
         local.close()
 
 
-__all__ = ["ExecutorKind", "ExecutorOptions", "LocalSession", "RayOptions", "Session", "run", "session"]
+__all__ = ["ExecutorKind", "ExecutorOptions", "LocalSession", "RayGeneration", "RayOptions", "Session", "run", "session"]

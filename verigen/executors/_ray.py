@@ -35,6 +35,7 @@ from verigen.engine import (
 )
 from verigen.errors import InfrastructureError, UsageError
 from verigen.executors import RayOptions
+from verigen.executors._ray_data import RayDataSampler
 from verigen.executors._ray_feed import RaySampler, RayVerifyPool
 from verigen.executors._session import PoolKey
 from verigen.executors._workers import SampleWorker, VerifyWorker, WorkerInfo
@@ -98,7 +99,7 @@ class RaySession:
         self._options = options
         self._owned: bool | None = None  # None: not connected yet
         self._sampler_actors: list[Any] = []
-        self._sampler: RaySampler | None = None
+        self._sampler: RaySampler | RayDataSampler | None = None
         self._verifier_actors: list[Any] = []
         self._pools: dict[PoolKey, tuple[Verifier, RayVerifyPool, DedupPool]] = {}
 
@@ -111,6 +112,11 @@ class RaySession:
             return self._sampler
         self._connect()
         ray, options = self._ray, self._options
+        if options.generation == "data":  # a Ray Data pipeline per stream (verigen.executors._ray_data)
+            self.release_sampler()
+            self._sampler = RayDataSampler(ray, options, spec, restarts=ACTOR_RESTARTS,
+                                           start_timeout_s=ACTOR_START_TIMEOUT_S)
+            return self._sampler
         if not self._sampler_actors:
             remote = ray.remote(num_cpus=options.sampler_cpus, num_gpus=options.sampler_gpus,
                                 max_restarts=ACTOR_RESTARTS, max_task_retries=0)(SampleWorker)
@@ -121,7 +127,10 @@ class RaySession:
         return self._sampler
 
     def release_sampler(self) -> None:
-        if self._sampler is None:
+        if isinstance(self._sampler, RayDataSampler):  # its pool ended with its pipeline
+            self._sampler.close()
+        if self._sampler is None or isinstance(self._sampler, RayDataSampler):
+            self._sampler = None
             return
         self._sampler = None
         refs = [a.unload.remote() for a in self._sampler_actors]
@@ -151,6 +160,7 @@ class RaySession:
         """Wait for the pools' batches, kill every actor, disconnect when this session connected."""
         steps = [pool.close for _, pool, _ in self._pools.values()]
         steps += [local.close for local, _, _ in self._pools.values()]
+        steps += [self._sampler.close] if isinstance(self._sampler, RayDataSampler) else []  # its probe actor
         steps += [lambda: self._kill(self._sampler_actors), lambda: self._kill(self._verifier_actors)]
         self._pools, self._sampler = {}, None
         try:

@@ -140,3 +140,44 @@ class VerifyWorker:
         for verifier, pool in pools:
             pool.close()
             verifier.close()
+
+
+class GenerateBatch:
+    """The callable class of the Ray Data generation path (``map_batches``): one per actor
+    of the pool, each with the model loaded once (a data-parallel replica), answering a
+    batch of request rows (``problem_id``, ``messages`` as JSON, ``indices``) with one row
+    per sample. Ray Data sends a batch whose actor died to another (or the restarted) one;
+    nothing of it was delivered, as a map task's output block is only taken when it ends."""
+
+    def __init__(self, cwd: str, spec: SamplerSpec, params: SamplingParams) -> None:
+        _enter(cwd)
+        _check_model_path(spec)
+        self._sampler = spec.open()
+        self._params = params
+
+    def __call__(self, batch: Any) -> Any:
+        import json
+
+        import pyarrow as pa
+
+        from verigen.types import ChatMessage
+
+        requests = [
+            SampleRequest(problem_id=row["problem_id"], indices=tuple(row["indices"]),
+                          messages=tuple(ChatMessage(**m) for m in json.loads(row["messages"])))
+            for row in batch.to_pylist()
+        ]
+        rows = [{"problem_id": out.problem_id, "index": out.index, "text": out.completion.text,
+                 "finish_reason": out.completion.finish_reason, "prompt_tokens": out.completion.prompt_tokens,
+                 "completion_tokens": out.completion.completion_tokens, "latency_s": out.latency_s}
+                for out in self._sampler.stream(requests, self._params)]
+        return pa.Table.from_pylist(rows, schema=sample_schema())
+
+
+def sample_schema() -> Any:
+    """The rows ``GenerateBatch`` answers with (pyarrow is imported where it runs)."""
+    import pyarrow as pa
+
+    return pa.schema([("problem_id", pa.string()), ("index", pa.int64()), ("text", pa.string()),
+                      ("finish_reason", pa.string()), ("prompt_tokens", pa.int64()),
+                      ("completion_tokens", pa.int64()), ("latency_s", pa.float64())])
