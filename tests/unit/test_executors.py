@@ -371,3 +371,45 @@ def test_the_loops_take_the_executor_options_and_refuse_bad_ones_before_writing(
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and needle in res.stderr and "Traceback" not in res.stderr, res.stderr
         assert not (tmp_path / "o").exists()
+
+
+class _Rows:
+    """A stand-in for the Ray Data pipeline: the real ``GenerateBatch`` on pyarrow batches
+    in this process; ``again`` delivers the first batch a second time (a retried task)."""
+
+    def __init__(self, requests: list[SampleRequest], params: SamplingParams, again: bool) -> None:
+        import json
+
+        import pyarrow as pa
+
+        from verigen.executors._workers import GenerateBatch
+
+        udf = GenerateBatch(str(Path.cwd()), SPEC, params)
+        table = pa.Table.from_pylist([{"problem_id": r.problem_id, "indices": list(r.indices),
+                                       "messages": json.dumps([m.to_json() for m in r.messages])} for r in requests])
+        self.batches = [udf(table.slice(i, 2)) for i in range(0, len(requests), 2)]
+        if again:
+            self.batches.append(self.batches[0])
+
+    def iter_rows(self) -> Any:
+        for batch in self.batches:
+            yield from batch.to_pylist()
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_the_ray_data_sampler_answers_each_sample_once_and_frees_its_probe(actor_ray: ActorRay, again: bool) -> None:
+    if importlib.util.find_spec("pyarrow") is None:
+        skip_or_fail("ray", "pyarrow is not installed (pip install 'verigen[ray]')")
+    from verigen.executors._ray_data import RayDataSampler
+
+    sampler = RayDataSampler(actor_ray, RayOptions(generation="data"), SPEC, restarts=0, start_timeout_s=10)
+    assert (sampler.name, sampler.model_id) == ("fake", SPEC.open().model_id)  # from the probe actor
+    requests, params = _requests(5, 2), SamplingParams(n=2)
+    assert sampler.provenance(params) == SPEC.open().provenance(params)
+    sampler.pipeline = lambda reqs, p: _Rows(list(reqs), p, again)  # type: ignore[method-assign]
+    got = list(sampler.stream(requests, params))
+    assert sorted((o.problem_id, o.index) for o in got) == [(f"p{i}", k) for i in range(5) for k in range(2)]
+    local = {(o.problem_id, o.index): o.completion for o in SPEC.open().stream(requests, params)}
+    assert {(o.problem_id, o.index): o.completion for o in got} == local
+    assert sampler.duplicates == (4 if again else 0)
+    assert actor_ray.handles[0].killed  # the probe's model is freed before the pipeline runs

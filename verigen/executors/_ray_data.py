@@ -18,7 +18,9 @@ restarted or another actor, up to ``max_attempts`` times in all; a batch that fa
 attempt fails the dataset, hence the run (``max_errored_blocks=0``), as a generation batch
 does on the actors path. A map task's output block is taken only when the task ends, so a
 retried batch is neither lost nor delivered twice; this sampler still drops (and counts) a
-sample it already yielded, and the engine refuses a missing one.
+sample it already yielded, and the engine refuses a missing one. These settings go on the
+driver's current ``DataContext`` (the one Ray Data reads when the pipeline runs): in a
+process of its own, verigen's; an application that embeds verigen shares them.
 
 The engine needs the sampler's name, model id and provenance before the first sample
 (``SamplerInfo``): a probe actor (``SampleWorker``) loads the model once for them and is
