@@ -254,11 +254,11 @@ def main(work: Path, spec: dict[str, list[str]]) -> None:
         ray_args = ["--executor", "ray", "--ray-address", address, "--ray-verifiers", "2"]
         report["seconds"] = {"cluster": round(time.monotonic() - t0, 1)}
         for name, (mode, *args) in spec.items():
-            if mode in ("rest", "selfplay"):
+            if mode in ("rest", "selfplay") or name == "data-hf-gen":  # these need the tiny model
                 wait_file(work / LOOP_INPUTS)
             t1 = time.monotonic()
             if name.startswith("data-"):  # the Ray Data generation path
-                extra = [*ray_args, "--ray-generation", "data"]
+                extra = [*ray_args, "--ray-generation", "data"] + (["--ray-samplers", "2"] if "hf" in name else [])
                 if name.startswith("data-kill"):
                     report[name] = kill_data_mid_run(verigen(mode, args, work / name, *extra), work / name,
                                                      work / f"{name}.log", roots, at_least=8)

@@ -202,6 +202,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     # The loops run last; their inputs (a tiny model to train) are made while the cluster starts.
     loops = {"loop-rest": _rest_args(work), "loop-selfplay": _selfplay_args(work)}
     skipped = {name: why for name, (_, why) in loops.items() if why}
+    # The transformers backend on CPU workers of the Ray Data pool: the tiny Llama the
+    # ReST-EM inputs make (so it runs where they can), seeded sampling, 2 replicas.
+    hf = ["generate", "--task", "arithmetic", "--task-arg", "difficulty=1", "--task-arg", "count=4", "-n", "2",
+          "--backend", "transformers", "--model", str(work / "tiny"), "--temperature", "1.0",
+          "--set", "sampling.max_tokens=8", "--set", "model.device=cpu", *NO_REPORT]
+    if "loop-rest" in skipped:
+        skipped["data-hf-gen"] = skipped["loop-rest"]
+    else:
+        runs["data-hf-gen"] = hf
     runs.update({name: args for name, (args, why) in loops.items() if not why})
     proc = subprocess.Popen(["unshare", "--net", "--", sys.executable, "-m", "tests.integration._ray_cluster",
                              str(work), json.dumps(runs)], stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -214,6 +223,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
         _local(kill[:-2], work / "local-kill")
         if code is not None:
             _local(code, work / "local-code")
+        if "data-hf-gen" in runs:
+            _local(hf, work / "local-hf-gen")
         for name in ("loop-rest", "loop-selfplay"):
             if name in runs:
                 _local(runs[name], work / f"local-{name}")
@@ -270,6 +281,14 @@ def test_the_ray_data_path_equals_the_local_executor(cluster: Cluster) -> None:
     _same_run(cluster.work / "local-eval", cluster.work / "data-eval", exports=False)
     log = (cluster.work / "data-gen.log").read_text()
     assert "MapBatches(GenerateBatch)" in log, log[-3000:]  # it did run on Ray Data
+
+
+def test_the_transformers_backend_on_ray_data_cpu_workers_equals_local(cluster: Cluster) -> None:
+    if "data-hf-gen" in cluster.skipped:
+        part, reason = cluster.skipped["data-hf-gen"].split(": ", 1)
+        skip_or_fail(part, reason)
+    _same_run(cluster.work / "local-hf-gen", cluster.work / "data-hf-gen", exports=True)
+    assert len(_samples(cluster.work / "data-hf-gen")) == 8
 
 
 def test_a_killed_ray_data_actor_costs_only_its_in_flight_batch(cluster: Cluster) -> None:

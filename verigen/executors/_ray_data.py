@@ -90,7 +90,9 @@ class RayDataSampler:
         opts = self._options
         rows = [{"problem_id": r.problem_id, "messages": json.dumps([m.to_json() for m in r.messages]),
                  "indices": list(r.indices)} for r in requests]
-        blocks = max(1, -(-len(rows) // opts.request_batch))
+        # request_batch requests a batch, smaller when there are too few to give every replica one
+        step = max(1, min(opts.request_batch, -(-len(rows) // opts.samplers)))
+        blocks = max(1, -(-len(rows) // step))
         ctx = DataContext.get_current()
         ctx.max_errored_blocks = 0  # a batch that fails every attempt fails the run
         ctx.execution_options.preserve_order = False  # samples as they are done; the engine keys them
@@ -101,9 +103,9 @@ class RayDataSampler:
             # Ray 2.60 warns that ``**ray_remote_args`` (max_restarts, max_task_retries) goes in
             # 2.64; verigen pins ray<2.61, and these two have no named parameter yet.
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*is deprecated", category=DeprecationWarning)
-            return self._map(ds, params)
+            return self._map(ds, params, step)
 
-    def _map(self, ds: Any, params: SamplingParams) -> Any:
+    def _map(self, ds: Any, params: SamplingParams, step: int) -> Any:
         from ray.data import ActorPoolStrategy
 
         from verigen.executors._workers import GenerateBatch
@@ -112,7 +114,7 @@ class RayDataSampler:
         return ds.map_batches(
             GenerateBatch,
             fn_constructor_args=(os.getcwd(), self.spec, params),
-            batch_size=opts.request_batch,
+            batch_size=step,
             batch_format="pyarrow",
             compute=ActorPoolStrategy(size=opts.samplers, max_tasks_in_flight_per_actor=opts.in_flight),
             num_cpus=opts.sampler_cpus,
