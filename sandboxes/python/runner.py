@@ -26,8 +26,9 @@ sent each request's fds as a job (``_Resident``); the request's peer is still fo
 R is non-dumpable, so every process forked from it or from Z is too: a program of the same
 uid can neither ptrace another process nor open its ``/proc/<pid>/fd|mem``. R is a child
 subreaper (a double-forked grandchild is re-parented to R and found) and, as PID 1 of a
-private pid namespace, cannot be killed by a program. After every program R sends the
-result, then cleans up (every process killed, work dirs removed, scratch dirs emptied by a
+private pid namespace, cannot be killed by a program. After every program R SIGKILLs what
+is left of it (``_stop_all``: busy children must not starve R of the CPU it needs to answer
+in time), sends the result, then cleans up (every process killed, work dirs removed, scratch dirs emptied by a
 walk that neither recurses nor stops at permissions, SysV IPC objects removed, keyrings
 cleared, the zygote checked) and sends a second frame saying whether it could prove itself
 clean; a host recycles a runner that could not.

@@ -579,6 +579,33 @@ RED_ATTACKS: dict[str, tuple[TestSuite, str]] = {
         f"def add(a, b):\n    raise ValueError('\\n' + {FORGED!r} + '\\n')\n")),
     "kill_minus_one": (MBPP_SUITE, "import os, signal\nos.kill(-1, signal.SIGKILL)\ndef add(a, b):\n    return a + b\n"),
     "stop_minus_one": (MBPP_SUITE, "import os, signal\nos.kill(-1, signal.SIGSTOP)\ndef add(a, b):\n    return a + b\n"),
+    # Every realtime signal (default action: terminate) and SIGIO routed to every other
+    # process through F_SETOWN/F_SETSIG on a pipe of ours.
+    "realtime_signals_and_sigio_everywhere": (MBPP_SUITE, (
+        "import fcntl, os, signal\n"
+        "pids = [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+        "for pid in pids:\n"
+        "    r, w = os.pipe()\n"
+        "    try:\n"
+        "        fcntl.fcntl(r, fcntl.F_SETOWN, pid)\n        fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG\n"
+        "        fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)\n        os.write(w, b'x')\n"
+        "    except OSError:\n        pass\n"
+        "    for sig in range(signal.SIGRTMIN, signal.SIGRTMAX + 1):\n"
+        "        try:\n            os.kill(pid, sig)\n        except OSError:\n            pass\n"
+        "def add(a, b):\n    return a + b\n")),
+    # Modules the next program (or a trusted side) might import, in every writable place.
+    "plant_modules_everywhere": (MBPP_SUITE, (
+        "import os, sys\n"
+        "evil = 'import os\\nos._exit(0)\\n'\n"
+        "for d in {os.getcwd(), '/tmp', '/dev/shm', '/opt/verigen', *sys.path}:\n"
+        "    for name in ('sitecustomize.py', 'usercustomize.py', 'evil.pth', 'json.py', 'math.py', 'typing.py',\n"
+        "                 'collections.py', 'harness.py', 'runner.py'):\n"
+        "        try:\n"
+        "            os.makedirs(os.path.join(d, '__pycache__'), exist_ok=True)\n"
+        "            open(os.path.join(d, name), 'w').write(evil)\n"
+        "        except OSError:\n            pass\n"
+        "os.environ['PYTHONSTARTUP'] = '/tmp/sitecustomize.py'\n"
+        "def add(a, b):\n    return 0\n")),
     # The trusted side decodes a set of 200,000 ints with one hash: quadratic, its own
     # timeout, never ERROR.
     "colliding_hashes_for_the_trusted_side": (MBPP_SUITE, (
@@ -719,6 +746,28 @@ def test_starving_the_runner_never_fails_the_next_honest_programs(backend: str) 
         assert bad.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), bad
         honest = [verifier.verify(_problem(PUZZLE, "p3/Seven:0"), HONEST_PUZZLE).outcome for _ in range(3)]
         assert honest == [Outcome.ACCEPTED] * 3
+    finally:
+        verifier.close()
+        sandbox.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("poison", ["kill_minus_one", "stop_minus_one", "realtime_signals_and_sigio_everywhere",
+                                    "plant_modules_everywhere", "fake_builtins_in_name_table"])
+def test_red_team_poison_never_fails_the_next_honest_programs(poison: str, backend: str) -> None:
+    from verigen.sandbox.select import open_sandbox
+
+    sandbox = open_sandbox(_backend(backend), workers=1)  # one warm runner for all of it
+    verifier = CodeVerifier(sandbox=sandbox, scale_timeouts=False)
+    try:
+        suite, code = RED_ATTACKS[poison]
+        bad = verifier.verify(_problem(suite, f"toy/red-{poison}"), code)
+        assert bad.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), bad
+        for family in ("mbpp_like", "stdio", "call"):
+            honest = [verifier.verify(_problem(SUITES[family]), HONEST[family]).outcome for _ in range(3)]
+            assert honest == [Outcome.ACCEPTED] * 3, (family, honest)
+        again = verifier.verify(_problem(WRAPPED_SUITE, "toy/wrapped"), HONEST_PAIR)
+        assert again.outcome is Outcome.ACCEPTED, again.detail
     finally:
         verifier.close()
         sandbox.close()
