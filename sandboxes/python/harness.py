@@ -372,8 +372,12 @@ class Foul(Exception):
     """The peer broke the protocol (a malformed or out-of-order reply)."""
 
 
+# StopIteration and StopAsyncIteration are left out: raised out of a call inside a trusted
+# iteration (``all(map(lambda v: f(v) == g(v), cases))``) they would end it early, as
+# if every case had passed. The candidate's comes back as a CandidateError.
 _REBUILT = {name: cls for name, cls in vars(builtins).items()
-            if type(cls) is type and issubclass(cls, Exception) and cls is not Exception}
+            if type(cls) is type and issubclass(cls, Exception) and cls is not Exception
+            and not issubclass(cls, (StopIteration, StopAsyncIteration))}
 # Modules a test may use through the candidate's own import of them (MBPP 596 uses the
 # candidate's ``sys``): bound in the test namespace as the trusted side's own import.
 _SHARED_MODULES = frozenset({"sys", "math", "re", "collections", "itertools", "functools", "heapq",
@@ -492,7 +496,12 @@ def _rebuilt(exc: object) -> BaseException:
     if ordinary is not True:
         return CandidateExit(f"{name}: {text}")
     cls = _REBUILT.get(name)
-    return cls(text) if cls is not None else CandidateError(f"{name}: {text}")
+    if cls is None:
+        return CandidateError(f"{name}: {text}")
+    try:
+        return cls(text)
+    except BaseException:  # a class that needs other arguments (UnicodeDecodeError, ExceptionGroup)
+        return CandidateError(f"{name}: {text}")
 
 
 def _copy_back(orig: object, new: object) -> None:
@@ -512,9 +521,13 @@ def _copy_back(orig: object, new: object) -> None:
 def _test_namespace(job: dict, link: _Link, names: dict[str, object]) -> dict[str, object]:
     """Trusted names win: the candidate's functions and classes (as remote callables),
     its plain values and shared modules, then the trusted prelude, then the entry point."""
-    ns: dict[str, object] = {"__builtins__": builtins, "__name__": "tests"}
+    ns: dict[str, object] = {}
     for key, desc in names.items():
-        if type(key) is not str or key in vars(builtins) or type(desc) is not list or not desc:
+        # A name the peer reports must be one a program can define: an identifier, not a
+        # dunder (a forged table could name ``__builtins__`` and hand the tests builtins of
+        # its choosing: ``set = sorted = all = bool``), not a builtin.
+        if (type(key) is not str or not key.isidentifier() or key.startswith("__") or key in vars(builtins)
+                or type(desc) is not list or not desc):
             continue
         kind = desc[0]
         if kind in ("fn", "cls"):
@@ -523,6 +536,7 @@ def _test_namespace(job: dict, link: _Link, names: dict[str, object]) -> dict[st
             ns[key] = importlib.import_module(key)
         elif kind == "val" and len(desc) == 2:
             ns[key] = decode(desc[1])
+    ns["__builtins__"], ns["__name__"] = builtins, "tests"
     prelude = job.get("prelude")
     if type(prelude) is str and prelude:
         exec(compile(prelude, "prelude.py", "exec", dont_inherit=True), ns)
@@ -695,6 +709,10 @@ def _run_job(job_bytes: bytes, report_fd: int, link_fd: int) -> None:
             raise ValueError(f"unknown mode {mode!r}")
         total = len(job.get("tests") or ()) if mode == "tests" else (
             len(job.get("calls") or ()) if mode == "calls" else 1)
+    except MemoryError:
+        # Never a fault: a job can hold the candidate's data (a P3 answer for ``sat``), so
+        # running out of memory on it is the candidate's doing. It escapes (status MEMORY).
+        raise
     except BaseException as exc:
         _report(report_fd, 0, total, "", None, _why("job", exc))
         return
@@ -732,6 +750,8 @@ def main_main() -> None:
     try:
         _trusted_setup()
         job_bytes = sys.stdin.buffer.read()
+    except MemoryError:
+        raise  # the job may hold the candidate's answer: never a fault (see _run_job)
     except BaseException as exc:
         _report(report_fd, 0, 0, "", None, _why("job", exc))
         os._exit(0)

@@ -26,8 +26,9 @@ sent each request's fds as a job (``_Resident``); the request's peer is still fo
 R is non-dumpable, so every process forked from it or from Z is too: a program of the same
 uid can neither ptrace another process nor open its ``/proc/<pid>/fd|mem``. R is a child
 subreaper (a double-forked grandchild is re-parented to R and found) and, as PID 1 of a
-private pid namespace, cannot be killed by a program. After every program R sends the
-result, then cleans up (every process killed, work dirs removed, scratch dirs emptied by a
+private pid namespace, cannot be killed by a program. After every program R SIGKILLs what
+is left of it (``_stop_all``: busy children must not starve R of the CPU it needs to answer
+in time), sends the result, then cleans up (every process killed, work dirs removed, scratch dirs emptied by a
 walk that neither recurses nor stops at permissions, SysV IPC objects removed, keyrings
 cleared, the zygote checked) and sends a second frame saying whether it could prove itself
 clean; a host recycles a runner that could not.
@@ -641,6 +642,24 @@ def _reap_all() -> None:
             return
 
 
+def _stop_all(zygote: _Zygote) -> None:
+    """SIGKILL to every process but us, the zygote and the resident side, before the
+    response is built: a program's children (60 busy loops, memory hogs) must not starve
+    the runner of the CPU or memory it needs to answer in time, or the host's deadline
+    passes and the program's own failure reads as a sandbox error. No waiting: the reaping
+    is ``_kill_all``'s, after the response. A pass repeats while it finds processes forked
+    since the last one (a process that has been sent SIGKILL cannot fork)."""
+    spared = {zygote.pid, _SLOT.resident.pid if _SLOT.resident is not None else None}
+    sent: set[int] = set()
+    for _ in range(8):
+        victims = [pid for pid in _processes() if pid not in spared and pid not in sent]
+        if not victims:
+            return
+        for pid in victims:
+            _kill_quietly(pid)
+        sent.update(victims)
+
+
 def _kill_all(zygote: _Zygote, spawned: list[int], keep: int | None = None) -> bool:
     """Kills every process but us, the zygote and ``keep`` (a resident trusted side that
     stays); True when none is left and the zygote has reaped (and reported) everything it
@@ -1187,6 +1206,7 @@ def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]
         resident = _resident_for(req, zygote)
         if resident is not None:
             exited, timed_out, out = _handle_resident(req, zygote, resident, res, spawned, start)
+            _stop_all(zygote)
             marks = _read_marks(res.mark_r)
             state, code, detail = _classify(exited, timed_out, marks, out, _cpu_limit(limits))
             return {"status": state, "exit_code": code, "stdout_b64": out.get(res.out_r),
@@ -1210,6 +1230,7 @@ def handle(req: dict, zygote: _Zygote) -> tuple[dict, _Request | None, list[int]
     except (OSError, EOFError) as exc:
         res.close_child_side()
         return _error(f"runner: cannot start the program: {exc}"), res, spawned
+    _stop_all(zygote)
     marks = _read_marks(res.mark_r)
     state, code, detail = _classify(exited, timed_out, marks, out, _cpu_limit(limits))
     return {

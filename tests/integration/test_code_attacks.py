@@ -523,3 +523,251 @@ def test_an_untrusted_sat_runs_as_candidate_code(puzzle_verifier: PuzzleVerifier
     puzzle = Puzzle(name="Model:0", sat=sat, ans_type="int", timeout_s=3.0, sat_timeout_s=3.0, sat_trusted=False)
     verdict = puzzle_verifier.verify(_problem(puzzle, "selfplay/Model:0"), "def sol():\n    return 7\n")
     assert verdict.outcome is expected, (case, verdict)
+
+
+# ---------------------------------------------------------------- red-team round (forged names, trusted iteration, exhaustion)
+# Each was written against the harness as it stood; the ones marked "got through" forged a
+# pass or an ERROR before the fix named in sandboxes/README.md's threat model.
+
+# Got through: the candidate patches the peer's ``send`` and adds ``__builtins__`` to the
+# name table; the trusted side bound it in the test namespace, so the tests ran with
+# builtins of the candidate's choosing (plain data can hold builtin *types*:
+# ``set = sorted = all = len = bool`` makes ``set(f(x)) == set(y)`` True == True).
+_FAKE_BUILTINS = (
+    "import sys\n"
+    "h = sys.modules['__main__']\n"
+    "_send = h.send\n"
+    "def send(fd, obj):\n"
+    "    if isinstance(obj, dict) and isinstance(obj.get('ok'), dict):\n"
+    "        fake = {n: bool for n in ('set', 'sorted', 'all', 'any', 'len', 'map', 'list', 'isinstance')}\n"
+    "        for key in ('__builtins__', '__name__', '__annotations__', 'not an identifier', 'set'):\n"
+    "            obj['ok'][key] = ['val', h.encode(fake)]\n"
+    "    _send(fd, obj)\n"
+    "h.send = send\n"
+)
+WRAPPED_SUITE = TestSuite(
+    kind="function", entry_point="pair",
+    tests=("assert set(pair(1, 2)) == set([1, 2])", "assert sorted(pair(3, 1)) == sorted([3, 1])",
+           "assert len(pair(4, 5)) == len([4, 5])", "assert all(x in pair(6, 7) for x in (6, 7))"),
+    timeout_s=3.0)
+# Got through: StopIteration raised out of a call inside a trusted iteration ends it early
+# (``all(map(...))`` of nothing is True); it now comes back as a CandidateError.
+ITER_SUITE = TestSuite(
+    kind="function", entry_point="pair",
+    tests=("assert all(map(lambda v: pair(v, v) == [v, v], [1, 2]))",
+           "assert list(filter(lambda v: pair(v, 0) != [v, 0], [1, 2])) == []",
+           "assert sum(map(lambda v: pair(v, v) != [v, v], [1, 2])) == 0"),
+    timeout_s=3.0)
+HONEST_PAIR = "def pair(a, b):\n    return [a, b]\n"
+RED_ATTACKS: dict[str, tuple[TestSuite, str]] = {
+    "fake_builtins_in_name_table": (WRAPPED_SUITE, _FAKE_BUILTINS + "def pair(a, b):\n    return [9]\n"),
+    "fake_builtins_raw_on_the_socket": (WRAPPED_SUITE, (
+        "import json, os, struct, sys\n"
+        "h = sys.modules['__main__']\n"
+        "_send = h.send\n"
+        "h.send = lambda fd, obj: None if obj.get('id') == 1 else _send(fd, obj)  # our reply goes instead\n"
+        "fake = [[n, {'$': 'type', 'v': 'bool'}] for n in ('set', 'sorted', 'all', 'len')]\n"
+        "ok = {'pair': ['fn'], '__builtins__': ['val', {'$': 'dict', 'v': fake}]}\n"
+        "body = json.dumps({'id': 1, 'ok': ok}).encode()\n"
+        "os.write(3, struct.pack('>I', len(body)) + body)\n"
+        "def pair(a, b):\n    return [9]\n"
+    )),
+    "stopiteration_ends_trusted_map": (ITER_SUITE, "def pair(a, b):\n    raise StopIteration\n"),
+    "stopiteration_subclass": (ITER_SUITE, "class S(StopIteration):\n    pass\ndef pair(a, b):\n    raise S()\n"),
+    "stopasynciteration": (ITER_SUITE, "def pair(a, b):\n    raise StopAsyncIteration\n"),
+    "report_line_in_exception_text": (MBPP_SUITE, (
+        f"def add(a, b):\n    raise ValueError('\\n' + {FORGED!r} + '\\n')\n")),
+    "kill_minus_one": (MBPP_SUITE, "import os, signal\nos.kill(-1, signal.SIGKILL)\ndef add(a, b):\n    return a + b\n"),
+    "stop_minus_one": (MBPP_SUITE, "import os, signal\nos.kill(-1, signal.SIGSTOP)\ndef add(a, b):\n    return a + b\n"),
+    # Every realtime signal (default action: terminate) and SIGIO routed to every other
+    # process through F_SETOWN/F_SETSIG on a pipe of ours.
+    "realtime_signals_and_sigio_everywhere": (MBPP_SUITE, (
+        "import fcntl, os, signal\n"
+        "pids = [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
+        "for pid in pids:\n"
+        "    r, w = os.pipe()\n"
+        "    try:\n"
+        "        fcntl.fcntl(r, fcntl.F_SETOWN, pid)\n        fcntl.fcntl(r, 10, signal.SIGKILL)  # F_SETSIG\n"
+        "        fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)\n        os.write(w, b'x')\n"
+        "    except OSError:\n        pass\n"
+        "    for sig in range(signal.SIGRTMIN, signal.SIGRTMAX + 1):\n"
+        "        try:\n            os.kill(pid, sig)\n        except OSError:\n            pass\n"
+        "def add(a, b):\n    return a + b\n")),
+    # Modules the next program (or a trusted side) might import, in every writable place.
+    "plant_modules_everywhere": (MBPP_SUITE, (
+        "import os, sys\n"
+        "evil = 'import os\\nos._exit(0)\\n'\n"
+        "for d in {os.getcwd(), '/tmp', '/dev/shm', '/opt/verigen', *sys.path}:\n"
+        "    for name in ('sitecustomize.py', 'usercustomize.py', 'evil.pth', 'json.py', 'math.py', 'typing.py',\n"
+        "                 'collections.py', 'harness.py', 'runner.py'):\n"
+        "        try:\n"
+        "            os.makedirs(os.path.join(d, '__pycache__'), exist_ok=True)\n"
+        "            open(os.path.join(d, name), 'w').write(evil)\n"
+        "        except OSError:\n            pass\n"
+        "os.environ['PYTHONSTARTUP'] = '/tmp/sitecustomize.py'\n"
+        "def add(a, b):\n    return 0\n")),
+    # The trusted side decodes a set of 200,000 ints with one hash: quadratic, its own
+    # timeout, never ERROR.
+    "colliding_hashes_for_the_trusted_side": (MBPP_SUITE, (
+        "def add(a, b):\n    m = (1 << 61) - 1\n    return {m * k for k in range(1, 200000)}\n")),
+}
+
+
+@pytest.mark.parametrize("family", ["wrapped", "iteration"])
+def test_red_team_honest_controls(code_verifier: CodeVerifier, family: str) -> None:
+    suite = WRAPPED_SUITE if family == "wrapped" else ITER_SUITE
+    verdict = code_verifier.verify(_problem(suite, f"toy/{family}"), HONEST_PAIR)
+    assert verdict.outcome is Outcome.ACCEPTED, verdict.detail
+
+
+@pytest.mark.parametrize("attack", sorted(RED_ATTACKS))
+def test_red_team_attack_is_neither_accepted_nor_error(code_verifier: CodeVerifier, attack: str) -> None:
+    suite, code = RED_ATTACKS[attack]
+    verdict = code_verifier.verify(_problem(suite, f"toy/red-{attack}"), f"```python\n{code}```")
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), (attack, verdict)
+
+
+@pytest.mark.parametrize("family", sorted(SUITES))
+@pytest.mark.parametrize("attack", ["kill_minus_one", "stop_minus_one", "report_line_in_exception_text"])
+def test_red_team_signals_and_mimicry_in_every_family(code_verifier: CodeVerifier, family: str, attack: str) -> None:
+    code = RED_ATTACKS[attack][1]
+    verdict = code_verifier.verify(_problem(SUITES[family]), f"```python\n{code}```")
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), (attack, verdict)
+
+
+def test_call_based_huge_int_against_a_float_is_rejected(code_verifier: CodeVerifier) -> None:
+    # Got through (as a crash of the verifier, not a verdict): math.isclose(0.5, 10 ** 400)
+    # raised OverflowError on the host.
+    suite = TestSuite(kind="call", entry_point="f", cases=(IOCase(input="[1]", output="[0.5]"),), timeout_s=3.0)
+    verdict = code_verifier.verify(_problem(suite, "toy/huge"), "def f(x):\n    return 10 ** 400\n")
+    assert verdict.outcome is Outcome.REJECTED, verdict
+
+
+# Got through on docker (nano_cpus=1): 60 busy children share the container's one CPU with
+# the runner, which then needed ~20 s to encode a 60 MiB response: the host's deadline
+# passed and the candidate's failure became a sandbox ERROR. The runner now kills every
+# process of the program before it builds the response.
+STARVE_THE_RUNNER = (
+    "import os\n"
+    "def sol():\n"
+    "    for i in range(60):\n"
+    "        if os.fork() == 0:\n"
+    "            while True:\n                pass\n"
+    "    chunk = b'x' * (1 << 20)\n"
+    "    for i in range(60):\n        os.write(2, chunk)\n"
+    "    return 8\n"
+)
+
+
+def test_starving_the_runner_is_not_an_error(puzzle_verifier: PuzzleVerifier) -> None:
+    puzzle = Puzzle(name="Seven:0", sat="def sat(x: int):\n    return x == 7", ans_type="int",
+                    timeout_s=5.0, sat_timeout_s=3.0)
+    verdict = puzzle_verifier.verify(_problem(puzzle, "p3/starve"), STARVE_THE_RUNNER)
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), verdict
+
+
+def test_an_answer_too_big_for_the_sat_run_is_not_an_error(puzzle_verifier: PuzzleVerifier) -> None:
+    # Got through: a str of 25M quotes doubles in size with each JSON escaping; the fresh
+    # sat run ran out of memory parsing its job and reported a harness fault (ERROR).
+    puzzle = Puzzle(name="Quotes:0", sat="def sat(x: str):\n    return x == 'a'", ans_type="str",
+                    timeout_s=20.0, sat_timeout_s=20.0, memory_mb=256)
+    verdict = puzzle_verifier.verify(_problem(puzzle, "p3/quotes"), "def sol():\n    return '\"' * 25_000_000\n")
+    assert verdict.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), verdict
+
+
+_LEAVE_EVERYTHING = r'''
+import ctypes, os, resource, signal, socket, time
+os.umask(0o777)
+os.environ['POISON'] = '1'
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+os.nice(5)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind('\0verigen-poison')
+        s.listen(1)
+        for fd in range(0, 3):
+            os.close(fd)
+        time.sleep(1000)
+    os._exit(0)
+time.sleep(0.2)
+for d in ('/tmp', '/dev/shm', '/dev/mqueue'):
+    try:
+        open(os.path.join(d, '.poison'), 'w').write('x')
+    except OSError:
+        pass
+ctypes.CDLL(None, use_errno=True).mq_open(b'/poisonq', os.O_CREAT | os.O_RDWR, 0o600, None)
+'''
+_LOOK_AROUND = r'''
+import os, resource, socket
+mask = os.umask(0o22)
+status = [l.strip() for l in open('/proc/self/status') if l.startswith(('SigIgn', 'SigBlk', 'SigCgt', 'NoNewPrivs'))]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect('\0verigen-poison')
+    abstract = 'connected'
+except OSError as e:
+    abstract = type(e).__name__
+scratch = [sorted(n for n in os.listdir(d) if not n.startswith('run-')) for d in ('/tmp', '/dev/shm', '/dev/mqueue')
+           if os.path.isdir(d)]
+print(oct(mask), status, os.environ.get('POISON'), os.nice(0), abstract, scratch,
+      len([p for p in os.listdir('/proc') if p.isdigit()]),
+      [resource.getrlimit(r) for r in (resource.RLIMIT_NOFILE, resource.RLIMIT_STACK, resource.RLIMIT_MEMLOCK)])
+'''
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("last", ["exits", "stops_everyone"])
+def test_a_program_leaves_nothing_the_next_one_sees(backend: str, last: str) -> None:
+    """Program B looks at its process state and the shared namespaces (umask, signal
+    dispositions, env, nice, an abstract socket, scratch dirs, processes, rlimits) on a
+    fresh runner, then again after A tried to leave each of them behind on that runner."""
+    from verigen.sandbox.select import open_sandbox
+    from verigen.sandbox.types import ExecRequest, ExecStatus, Limits
+
+    poison = _LEAVE_EVERYTHING + ("os.kill(-1, signal.SIGSTOP)\n" if last == "stops_everyone" else "")
+    with open_sandbox(_backend(backend), workers=1) as sandbox:
+        fresh = sandbox.run(ExecRequest(code=_LOOK_AROUND))
+        sandbox.run(ExecRequest(code=poison, limits=Limits(timeout_s=3.0)))
+        after = sandbox.run(ExecRequest(code=_LOOK_AROUND))
+    assert fresh.status is ExecStatus.EXITED and fresh.exit_code == 0, fresh
+    assert after.stdout == fresh.stdout, (fresh.stdout, after.stdout)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_starving_the_runner_never_fails_the_next_honest_programs(backend: str) -> None:
+    from verigen.sandbox.select import open_sandbox
+
+    sandbox = open_sandbox(_backend(backend), workers=1)
+    verifier = PuzzleVerifier(sandbox=sandbox, scale_timeouts=False)
+    try:
+        bad = verifier.verify(_problem(PUZZLE, "p3/Seven:0"), STARVE_THE_RUNNER)
+        assert bad.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), bad
+        honest = [verifier.verify(_problem(PUZZLE, "p3/Seven:0"), HONEST_PUZZLE).outcome for _ in range(3)]
+        assert honest == [Outcome.ACCEPTED] * 3
+    finally:
+        verifier.close()
+        sandbox.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("poison", ["kill_minus_one", "stop_minus_one", "realtime_signals_and_sigio_everywhere",
+                                    "plant_modules_everywhere", "fake_builtins_in_name_table"])
+def test_red_team_poison_never_fails_the_next_honest_programs(poison: str, backend: str) -> None:
+    from verigen.sandbox.select import open_sandbox
+
+    sandbox = open_sandbox(_backend(backend), workers=1)  # one warm runner for all of it
+    verifier = CodeVerifier(sandbox=sandbox, scale_timeouts=False)
+    try:
+        suite, code = RED_ATTACKS[poison]
+        bad = verifier.verify(_problem(suite, f"toy/red-{poison}"), code)
+        assert bad.outcome in (Outcome.REJECTED, Outcome.TIMEOUT), bad
+        for family in ("mbpp_like", "stdio", "call"):
+            honest = [verifier.verify(_problem(SUITES[family]), HONEST[family]).outcome for _ in range(3)]
+            assert honest == [Outcome.ACCEPTED] * 3, (family, honest)
+        again = verifier.verify(_problem(WRAPPED_SUITE, "toy/wrapped"), HONEST_PAIR)
+        assert again.outcome is Outcome.ACCEPTED, again.detail
+    finally:
+        verifier.close()
+        sandbox.close()

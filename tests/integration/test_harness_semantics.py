@@ -54,6 +54,13 @@ CASES: list[tuple[str, str, str, Outcome]] = [
     ("module the tests take from the candidate", "assert f([1, 2]) == sys.getsizeof([1, 2])",
      "import sys\ndef f(x):\n    return sys.getsizeof(x)\n", A),
     ("keyword arguments and defaults", "assert f(1, b=3) == 4 and f(1) == 3", "def f(a, b=2):\n    return a + b\n", A),
+    # Red team: a class of its own named like a builtin exception whose constructor needs
+    # other arguments used to come back as the TypeError that constructor raised.
+    ("own class named like UnicodeDecodeError is not a TypeError",
+     "try:\n    f(1)\nexcept TypeError:\n    pass\nelse:\n    assert False",
+     "class UnicodeDecodeError(Exception):\n    pass\ndef f(x):\n    raise UnicodeDecodeError('x')\n", R),
+    ("StopIteration from the candidate is an error, not the end of a loop",
+     "assert list(map(f, [1, 2])) == [1, 2]", "def f(x):\n    if x == 2:\n        raise StopIteration\n    return x\n", R),
     ("counter", "import collections\nassert f('aab') == collections.Counter({'a': 2, 'b': 1})",
      "import collections\ndef f(s):\n    return collections.Counter(s)\n", A),
 ]

@@ -87,6 +87,9 @@ def test_stdout_match(gold: str, pred: str, ok: bool) -> None:
     ([10**30], 10**30 + 1, False),
     ({"a": [1]}, {"a": [1]}, True),
     (["x"], "y", False),
+    ([0.5], 10**400, False),  # beyond any float: not close (math.isclose would overflow)
+    ([float("inf")], -(10**400), False),
+    ([[0.5, 1.5]], [0.5, 10**400], False),
 ])
 def test_value_match(gold: object, pred: object, ok: bool) -> None:
     assert value_match(gold=gold, pred=pred) is ok  # type: ignore[arg-type]
