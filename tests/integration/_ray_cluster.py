@@ -146,6 +146,17 @@ def _wait_rows(proc: subprocess.Popen[bytes], out: Path, at_least: int) -> None:
         raise RuntimeError(f"the run ended (rc={proc.poll()}) or stalled before {at_least} rows were written")
 
 
+def _wait_sampling(proc: subprocess.Popen[bytes], roots: list[int], gone: set[int]) -> None:
+    """Until a sampler actor that is not one of ``gone`` runs a ``sample`` call."""
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(cmdline(p).startswith("ray::SampleWorker.sample") for p in actor_pids(roots, "SampleWorker")
+               if p not in gone):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"the run ended (rc={proc.poll()}) or no restarted sampler actor sampled within 240 s")
+
+
 def _freeze_and_kill(pids: list[int], frozen_s: float) -> list[str]:
     names = [cmdline(p) for p in pids]
     for pid in pids:
@@ -184,8 +195,13 @@ def kill_mid_run(cmd: list[str], out: Path, log: Path, roots: list[int], at_leas
         try:
             _wait_rows(proc, out, at_least)
             sampler_at = rows(out)
-            killed = _freeze_and_kill(actor_pids(roots, "SampleWorker")[:1], 0.3)
-            _wait_rows(proc, out, sampler_at + at_least)
+            victim = actor_pids(roots, "SampleWorker")[:1]
+            killed = _freeze_and_kill(victim, 0.3)
+            # Rows still grow while the sampler restarts (the verifiers work off what was
+            # generated before the kill): wait for the restarted actor to sample, so that the
+            # verifiers, frozen next, are sent batches while they are frozen.
+            _wait_sampling(proc, roots, set(victim))
+            _wait_rows(proc, out, rows(out) + at_least)
             verifier_at = rows(out)
             killed += _freeze_and_kill(actor_pids(roots, "VerifyWorker"), 2.0)
             rc = proc.wait(timeout=240)
