@@ -748,7 +748,11 @@ def main_main() -> None:
     report_fd = os.dup(1)
     os.dup2(2, 1)  # what trusted test code prints goes to stderr, never into the report
     try:
-        _trusted_setup()
+        _trusted_setup()  # holds nothing of the candidate's: any failure here is a fault
+    except BaseException as exc:
+        _report(report_fd, 0, 0, "", None, _why("job", exc))
+        os._exit(0)
+    try:
         job_bytes = sys.stdin.buffer.read()
     except MemoryError:
         raise  # the job may hold the candidate's answer: never a fault (see _run_job)
